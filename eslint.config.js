@@ -1,0 +1,33 @@
+// Lint baseline from shared/STYLE.md section 3: type-checked rules, no floating promises,
+// type-only imports, no cycles, no default exports, no console in library code.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import importX from 'eslint-plugin-import-x';
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'dist/**', 'src/gen/**', 'eslint.config.js', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    plugins: { 'import-x': importX },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'import-x/no-default-export': 'error',
+      'import-x/no-cycle': 'error',
+      curly: ['error', 'all'],
+      'no-console': 'error',
+      'no-restricted-properties': ['error', { object: 'it', property: 'only' }, { object: 'describe', property: 'only' }],
+    },
+  },
+  {
+    files: ['vitest.config.ts', 'test/**/global-setup.ts'],
+    rules: { 'import-x/no-default-export': 'off' },
+  },
+  {
+    files: ['bench/**', 'src/cli/**', 'test/**', 'deploy/**'],
+    rules: { 'no-console': 'off' },
+  },
+);
