@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { parseDaemonHost } from './daemon-address.js';
+import type { DaemonAddress } from './daemon-address.js';
+import type { DaemonApi } from './daemon-api.js';
+import type { Output } from './output.js';
+
+/** What commands need from the outside world; tests substitute both. */
+export interface CliContext {
+  readonly output: Output;
+  /** Opens a client for the daemon at `address`; the caller closes it. */
+  readonly connect: (address: DaemonAddress) => DaemonApi;
+}
+
+/**
+ * Runs `fn` with a client for the daemon named by the global `-H/--host` (or VXMESH_HOST), and
+ * closes it afterwards so the process can exit. The connection is opened only here, so `--help`
+ * and flag errors never need a daemon.
+ */
+export async function withDaemon<T>(ctx: CliContext, command: Command, fn: (daemon: DaemonApi) => Promise<T>): Promise<T> {
+  const { host } = command.optsWithGlobals<{ host: string }>();
+  const daemon = ctx.connect(parseDaemonHost(host));
+  try {
+    return await fn(daemon);
+  } finally {
+    daemon.close();
+  }
+}

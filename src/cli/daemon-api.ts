@@ -1,0 +1,38 @@
+import type {
+  InfoResponse,
+  JoinTokens,
+  NodeView,
+  SwarmInitRequest,
+  SwarmInitResponse,
+  SwarmJoinRequest,
+  SwarmJoinResponse,
+  UpdateNodeRequest,
+} from '../gen/vxmesh/v1/control.js';
+import type { Node, NodeRole } from '../gen/vxmesh/v1/node.js';
+
+/** A node view whose node is present (the client rejects answers without one). */
+export type NodeRecord = Omit<NodeView, 'node'> & { readonly node: Node };
+
+/**
+ * What the CLI asks of its local daemon: the LocalControl and ClusterControl services of
+ * control.proto as promises. Every method fails with a `VxmeshError` whose message can be shown
+ * to the user as is; a daemon that cannot be reached fails with `DaemonUnreachableError`.
+ * ClusterControl methods fail with FAILED_PRECONDITION on a node that is not a manager.
+ */
+export interface DaemonApi {
+  swarmInit(request: SwarmInitRequest): Promise<SwarmInitResponse>;
+  swarmJoin(request: SwarmJoinRequest): Promise<SwarmJoinResponse>;
+  swarmLeave(force: boolean): Promise<void>;
+  info(): Promise<InfoResponse>;
+  listNodes(): Promise<NodeRecord[]>;
+  /** Resolves a full ID, unique ID prefix or hostname; NOT_FOUND when nothing matches. */
+  getNode(ref: string): Promise<NodeRecord>;
+  /** Changes the fields of `request` that are not UNSPECIFIED. */
+  updateNode(request: UpdateNodeRequest): Promise<NodeRecord>;
+  removeNode(ref: string, force: boolean): Promise<void>;
+  getJoinTokens(): Promise<JoinTokens>;
+  /** Replaces the token of `role`; the old one stops working at once. */
+  rotateJoinToken(role: NodeRole): Promise<JoinTokens>;
+  /** Releases the connection. Idempotent. */
+  close(): void;
+}

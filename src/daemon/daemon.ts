@@ -1,0 +1,445 @@
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { handleUnaryCall, UntypedHandleCall } from '@grpc/grpc-js';
+import { InvalidArgumentError, UnavailableError, VxmeshError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
+import { formatHostPort, parseHostPort, parseIp } from '../common/net/host-port.js';
+import type { HostPort } from '../common/net/host-port.js';
+import { toServiceError } from '../common/rpc/service-error.js';
+import { unaryHandler } from '../common/rpc/server-handlers.js';
+import { certificateIdentity } from '../common/tls/certificate-identity.js';
+import type { TlsIdentity } from '../common/tls/mutable-certificate-provider.js';
+import type { Clock } from '../common/clock.js';
+import { EmbeddedKvStore } from '../kvstore/kv-store-embedded.js';
+import { EtcdKvStore } from '../kvstore/kv-store-etcd.js';
+import type { KvStore } from '../kvstore/kv-store.js';
+import { ClusterControlService, LocalControlService } from '../gen/vxmesh/v1/control.js';
+import type {
+  ClusterControlServer,
+  InfoResponse,
+  LocalControlServer,
+  SwarmInitRequest,
+  SwarmInitResponse,
+  SwarmJoinRequest,
+  SwarmJoinResponse,
+} from '../gen/vxmesh/v1/control.js';
+import { NodeAvailability, NodeRole } from '../gen/vxmesh/v1/node.js';
+import { initializeCluster } from '../manager/cluster-init.js';
+import { Manager } from '../manager/manager.js';
+import { joinCluster, localAddressToward } from '../worker/join-cluster.js';
+import { NodeAgent } from '../worker/node-agent.js';
+import { soleHostAddress } from './advertise-address.js';
+import { localAuthorize } from './local-authorizer.js';
+import { NodeStateFiles } from './node-state-files.js';
+import type { NodeState, StoreLocation } from './node-state-files.js';
+
+const log = createLogger('daemon');
+
+export const DEFAULT_CLUSTER_PORT = 2377;
+const ETCD_NAMESPACE = '/vxmesh/';
+
+export interface DaemonOptions {
+  readonly dataRoot: string;
+  readonly socketPath: string;
+  /** Name reported to the managers; several daemons on one machine need distinct ones. */
+  readonly hostname: string;
+  readonly clock: Clock;
+}
+
+const NOT_A_MANAGER =
+  "This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. " +
+  'Please run this command on a manager node or promote the current node to a manager.';
+const NOT_A_MEMBER =
+  'This node is not a swarm manager. Use "vxmesh swarm init" or "vxmesh swarm join" to connect this node to swarm and try again.';
+const ALREADY_MEMBER =
+  'This node is already part of a swarm. Use "vxmesh swarm leave" to leave this swarm and join another one.';
+
+function checkEtcdEndpoints(endpoints: readonly string[]): string[] {
+  return endpoints.map((e) => {
+    const url = e.trim();
+    if (!/^https?:\/\/[^/\s]+$/.test(url)) {
+      throw new InvalidArgumentError('etcd-endpoints', `${e} is not an http:// or https:// URL with host and port`);
+    }
+    return url;
+  });
+}
+
+/**
+ * vxmeshd: the per-host daemon. Serves the local control socket, and, once the host is a member,
+ * runs the node agent and (on managers) the manager. Lifecycle changes (init, join, leave, role
+ * changes) run one at a time.
+ */
+export class Daemon implements AsyncDisposable {
+  readonly #opts: DaemonOptions;
+  readonly #files: NodeStateFiles;
+  readonly #socketServer = new Server();
+  #state: NodeState | undefined;
+  #store: KvStore | undefined;
+  #manager: Manager | undefined;
+  #managerControl: ClusterControlServer | undefined;
+  #agent: NodeAgent | undefined;
+  #lifecycle: Promise<unknown> = Promise.resolve();
+  #closed = false;
+
+  private constructor(opts: DaemonOptions) {
+    this.#opts = opts;
+    this.#files = new NodeStateFiles(opts.dataRoot);
+  }
+
+  /** Restores membership from the data root (no re-join needed after a restart) and opens the socket. */
+  static async start(opts: DaemonOptions): Promise<Daemon> {
+    const daemon = new Daemon(opts);
+    await mkdir(opts.dataRoot, { recursive: true, mode: 0o700 });
+    const state = await daemon.#files.loadState();
+    const identity = await daemon.#files.loadIdentity();
+    if (state && identity) {
+      await daemon.#startMember(state, identity);
+    }
+    try {
+      await daemon.#serveSocket();
+    } catch (err) {
+      await daemon.close();
+      throw err;
+    }
+    log.info({ socket: opts.socketPath, member: state !== undefined }, 'vxmeshd ready');
+    return daemon;
+  }
+
+  /** Runs lifecycle changes one at a time, in call order. */
+  #serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lifecycle.then(fn, fn);
+    this.#lifecycle = run.catch(() => undefined);
+    return run;
+  }
+
+  async #serveSocket(): Promise<void> {
+    const path = this.#opts.socketPath;
+    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    if (await socketIsLive(path)) {
+      throw new UnavailableError(`another vxmeshd is already serving ${path}`);
+    }
+    // A killed daemon leaves its socket file behind; nothing answers on it (checked above).
+    await rm(path, { force: true });
+    this.#socketServer.addService(LocalControlService, this.#localControl());
+    this.#socketServer.addService(ClusterControlService, this.#clusterControlDelegate());
+    await new Promise<void>((resolve, reject) => {
+      this.#socketServer.bindAsync(`unix://${path}`, ServerCredentials.createInsecure(), (err) =>
+        err ? reject(new UnavailableError(`cannot listen on ${path}: ${err.message}`, { cause: err })) : resolve(),
+      );
+    });
+    await chmod(path, 0o600);
+  }
+
+  async #openStore(location: StoreLocation): Promise<KvStore> {
+    if (location.kind === 'etcd') {
+      return new EtcdKvStore({ endpoints: location.endpoints, namespace: ETCD_NAMESPACE });
+    }
+    await mkdir(this.#files.storeDir, { recursive: true, mode: 0o700 });
+    return EmbeddedKvStore.open({ path: join(this.#files.storeDir, 'state.db') });
+  }
+
+  async #startMember(state: NodeState, identity: TlsIdentity): Promise<void> {
+    this.#state = state;
+    if (state.role === 'manager') {
+      await this.#startManager(state, identity);
+    }
+    const managerAddrs =
+      state.role === 'manager'
+        ? [state.advertiseAddr, ...state.managerAddrs.filter((a) => a !== state.advertiseAddr)]
+        : state.managerAddrs;
+    const agent = new NodeAgent({
+      identity,
+      managerAddrs,
+      hostname: this.#opts.hostname,
+      clock: this.#opts.clock,
+      saveIdentity: async (renewed, role) => {
+        await this.#files.saveIdentity(renewed);
+        this.#manager?.updateIdentity(renewed);
+        await this.#saveState({ role: role === NodeRole.NODE_ROLE_MANAGER ? 'manager' : 'worker' });
+      },
+      saveManagers: (addrs) => this.#saveState({ managerAddrs: addrs }),
+      onRoleChange: (role, etcdEndpoints) => {
+        void this.#serialize(() => this.#applyRole(role, etcdEndpoints)).catch((err: unknown) =>
+          log.error({ err }, 'could not apply the new role'),
+        );
+      },
+    });
+    this.#agent = agent;
+    agent.start();
+  }
+
+  async #startManager(state: NodeState, identity: TlsIdentity): Promise<void> {
+    const store = await this.#openStore(state.store);
+    try {
+      this.#manager = await Manager.start({
+        store,
+        nodeId: state.nodeId,
+        identity,
+        listen: parseHostPort(state.listenAddr, DEFAULT_CLUSTER_PORT, 'listen-addr'),
+        clock: this.#opts.clock,
+      });
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+    this.#store = store;
+    this.#managerControl = this.#manager.clusterControl(localAuthorize);
+  }
+
+  async #stopManager(): Promise<void> {
+    await this.#manager?.close();
+    await this.#store?.close();
+    this.#manager = undefined;
+    this.#managerControl = undefined;
+    this.#store = undefined;
+  }
+
+  async #applyRole(role: NodeRole, etcdEndpoints: readonly string[]): Promise<void> {
+    const state = this.#state;
+    const agent = this.#agent;
+    if (!state || !agent) {
+      return;
+    }
+    if (role === NodeRole.NODE_ROLE_MANAGER && !this.#manager) {
+      const next: NodeState = { ...state, role: 'manager', store: { kind: 'etcd', endpoints: etcdEndpoints } };
+      await this.#startManager(next, agent.identity);
+      this.#state = next;
+      await this.#files.saveState(next);
+      log.info('this node is now a manager');
+    } else if (role === NodeRole.NODE_ROLE_WORKER && this.#manager) {
+      await this.#stopManager();
+      log.info('this node is now a worker');
+    }
+  }
+
+  async #saveState(change: Partial<NodeState>): Promise<void> {
+    if (!this.#state) {
+      return;
+    }
+    this.#state = { ...this.#state, ...change };
+    await this.#files.saveState(this.#state);
+  }
+
+  async #stopMember(): Promise<void> {
+    await this.#agent?.close();
+    this.#agent = undefined;
+    await this.#stopManager();
+    this.#state = undefined;
+  }
+
+  /** A member whose certificate expired while it was offline may join again with a token. */
+  async #memberWithValidCertificate(): Promise<boolean> {
+    if (!this.#state) {
+      return false;
+    }
+    const identity = await this.#files.loadIdentity();
+    return identity !== undefined && certificateIdentity(identity.certPem).notAfter.getTime() > this.#opts.clock.now();
+  }
+
+  async swarmInit(req: SwarmInitRequest): Promise<SwarmInitResponse> {
+    if (this.#state) {
+      throw new VxmeshError('FAILED_PRECONDITION', ALREADY_MEMBER);
+    }
+    const listen = parseHostPort(req.listenAddr || `0.0.0.0:${DEFAULT_CLUSTER_PORT}`, DEFAULT_CLUSTER_PORT, 'listen-addr');
+    const advertise: HostPort = req.advertiseAddr
+      ? parseHostPort(req.advertiseAddr, listen.port, 'advertise-addr')
+      : { host: listen.host === '0.0.0.0' || listen.host === '::' ? soleHostAddress() : listen.host, port: listen.port };
+    const dataPathAddr = req.dataPathAddr ? parseIp(req.dataPathAddr, 'data-path-addr') : advertise.host;
+    const etcdEndpoints = checkEtcdEndpoints(req.etcdEndpoints);
+    const location: StoreLocation = etcdEndpoints.length > 0 ? { kind: 'etcd', endpoints: etcdEndpoints } : { kind: 'embedded' };
+    const store = await this.#openStore(location);
+    let init;
+    try {
+      init = await initializeCluster(
+        store,
+        {
+          hostname: this.#opts.hostname,
+          advertiseAddr: formatHostPort(advertise),
+          dataPathAddr,
+          ...(req.dataPathPort ? { dataPathPort: req.dataPathPort } : {}),
+          defaultAddrPools: req.defaultAddrPools,
+          ...(req.defaultAddrPoolMaskLength ? { defaultAddrPoolMaskLength: req.defaultAddrPoolMaskLength } : {}),
+          ...(req.certExpiryMs ? { certExpiryMs: Number(req.certExpiryMs) } : {}),
+          etcdEndpoints,
+        },
+        this.#opts.clock,
+      );
+    } catch (err) {
+      if (location.kind === 'embedded') {
+        await store.close();
+        await rm(this.#files.storeDir, { recursive: true, force: true });
+      }
+      throw err;
+    } finally {
+      // The manager opens its own handle on the store.
+      await store.close();
+    }
+    const state: NodeState = {
+      version: 1,
+      nodeId: init.nodeId,
+      clusterId: init.clusterId,
+      role: 'manager',
+      managerAddrs: [formatHostPort(advertise)],
+      listenAddr: formatHostPort(listen),
+      advertiseAddr: formatHostPort(advertise),
+      dataPathAddr,
+      store: location,
+    };
+    await this.#files.saveIdentity(init.identity);
+    await this.#files.saveState(state);
+    await this.#startMember(state, init.identity);
+    log.info({ nodeId: init.nodeId, clusterId: init.clusterId }, 'cluster initialised');
+    const target = formatHostPort(advertise);
+    return {
+      nodeId: init.nodeId,
+      workerJoinCommand: `vxmesh swarm join --token ${init.tokens.worker} ${target}`,
+      managerJoinCommand: `vxmesh swarm join --token ${init.tokens.manager} ${target}`,
+    };
+  }
+
+  async swarmJoin(req: SwarmJoinRequest): Promise<SwarmJoinResponse> {
+    if (await this.#memberWithValidCertificate()) {
+      throw new VxmeshError('FAILED_PRECONDITION', ALREADY_MEMBER);
+    }
+    const remote = parseHostPort(req.remoteAddr, DEFAULT_CLUSTER_PORT, 'remote-addr');
+    const listen = parseHostPort(req.listenAddr || `0.0.0.0:${DEFAULT_CLUSTER_PORT}`, DEFAULT_CLUSTER_PORT, 'listen-addr');
+    const advertise: HostPort = req.advertiseAddr
+      ? parseHostPort(req.advertiseAddr, listen.port, 'advertise-addr')
+      : { host: await localAddressToward(remote), port: listen.port };
+    const dataPathAddr = req.dataPathAddr ? parseIp(req.dataPathAddr, 'data-path-addr') : advertise.host;
+    const joined = await joinCluster({
+      remote,
+      token: req.token,
+      hostname: this.#opts.hostname,
+      advertiseAddr: formatHostPort(advertise),
+      dataPathAddr,
+      availability:
+        req.availability === NodeAvailability.NODE_AVAILABILITY_UNSPECIFIED
+          ? NodeAvailability.NODE_AVAILABILITY_ACTIVE
+          : req.availability,
+    });
+    // Replaces the state of an expired membership, if any.
+    await this.#stopMember();
+    await this.#files.clear();
+    const manager = joined.role === NodeRole.NODE_ROLE_MANAGER;
+    const state: NodeState = {
+      version: 1,
+      nodeId: joined.nodeId,
+      clusterId: joined.clusterId,
+      role: manager ? 'manager' : 'worker',
+      managerAddrs: joined.managerAddrs,
+      listenAddr: formatHostPort(listen),
+      advertiseAddr: formatHostPort(advertise),
+      dataPathAddr,
+      store: manager ? { kind: 'etcd', endpoints: joined.etcdEndpoints } : { kind: 'embedded' },
+    };
+    await this.#files.saveIdentity(joined.identity);
+    await this.#files.saveState(state);
+    await this.#startMember(state, joined.identity);
+    log.info({ nodeId: joined.nodeId, role: state.role }, 'joined cluster');
+    return { nodeId: joined.nodeId, role: joined.role };
+  }
+
+  async swarmLeave(force: boolean): Promise<void> {
+    const state = this.#state;
+    if (!state) {
+      throw new VxmeshError('FAILED_PRECONDITION', 'This node is not part of a swarm');
+    }
+    if (state.role === 'manager' && !force) {
+      const managers = this.#manager
+        ? (await this.#manager.registry.list()).filter((n) => n.node.role === NodeRole.NODE_ROLE_MANAGER).length
+        : 1;
+      if (managers <= 1) {
+        throw new VxmeshError(
+          'FAILED_PRECONDITION',
+          'You are attempting to leave the swarm on a node that is participating as a manager. ' +
+            'Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message.',
+        );
+      }
+    }
+    await this.#stopMember();
+    await this.#files.clear();
+    log.info({ nodeId: state.nodeId }, 'left the cluster');
+  }
+
+  info(): InfoResponse {
+    const state = this.#state;
+    const session = this.#agent?.state;
+    const identity = this.#agent?.identity;
+    return {
+      localNodeState: state ? 'active' : 'inactive',
+      nodeId: state?.nodeId ?? '',
+      clusterId: state?.clusterId ?? '',
+      role:
+        state?.role === 'manager'
+          ? NodeRole.NODE_ROLE_MANAGER
+          : state
+            ? NodeRole.NODE_ROLE_WORKER
+            : NodeRole.NODE_ROLE_UNSPECIFIED,
+      managerAddrs: [...(this.#agent?.managerAddrs ?? state?.managerAddrs ?? [])],
+      sessionState: session?.phase ?? '',
+      lastError: session?.phase === 'disconnected' ? session.lastError : '',
+      certNotAfter: identity ? certificateIdentity(identity.certPem).notAfter.toISOString() : '',
+    };
+  }
+
+  #localControl(): LocalControlServer {
+    return {
+      swarmInit: unaryHandler(localAuthorize, (req: SwarmInitRequest) => this.#serialize(() => this.swarmInit(req))),
+      swarmJoin: unaryHandler(localAuthorize, (req: SwarmJoinRequest) => this.#serialize(() => this.swarmJoin(req))),
+      swarmLeave: unaryHandler(localAuthorize, async (req) => {
+        await this.#serialize(() => this.swarmLeave(req.force));
+        return {};
+      }),
+      info: unaryHandler(localAuthorize, () => Promise.resolve(this.info())),
+    };
+  }
+
+  /** Forwards cluster-control calls to this node's manager, or refuses them on a worker. */
+  #clusterControlDelegate(): ClusterControlServer {
+    const methods = Object.keys(ClusterControlService) as (keyof ClusterControlServer)[];
+    const delegate = Object.fromEntries(
+      methods.map((name) => {
+        const handler: handleUnaryCall<unknown, unknown> = (call, callback) => {
+          const target = this.#managerControl?.[name] as handleUnaryCall<unknown, unknown> | undefined;
+          if (target) {
+            target(call, callback);
+          } else {
+            callback(toServiceError(new VxmeshError('FAILED_PRECONDITION', this.#state ? NOT_A_MANAGER : NOT_A_MEMBER)));
+          }
+        };
+        return [name, handler as UntypedHandleCall];
+      }),
+    );
+    return delegate as unknown as ClusterControlServer;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) {
+      return;
+    }
+    this.#closed = true;
+    await this.#lifecycle;
+    await this.#stopMember();
+    await new Promise<void>((resolve) => this.#socketServer.tryShutdown(() => resolve()));
+    await rm(this.#opts.socketPath, { force: true });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** Whether something accepts connections on a unix socket path. */
+function socketIsLive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

@@ -1,0 +1,106 @@
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { InternalError } from '../common/errors.js';
+import type { TlsIdentity } from '../common/tls/mutable-certificate-provider.js';
+
+/** Where a member's state lives: which store managers use. */
+export type StoreLocation = { readonly kind: 'embedded' } | { readonly kind: 'etcd'; readonly endpoints: readonly string[] };
+
+/** What a node must remember across restarts to rejoin its cluster without help. */
+export interface NodeState {
+  readonly version: 1;
+  readonly nodeId: string;
+  readonly clusterId: string;
+  readonly role: 'manager' | 'worker';
+  readonly managerAddrs: readonly string[];
+  /** "host:port" the cluster API listens on when this node is a manager. */
+  readonly listenAddr: string;
+  readonly advertiseAddr: string;
+  readonly dataPathAddr: string;
+  readonly store: StoreLocation;
+}
+
+/**
+ * The daemon's files under --data-root. Every write goes to a temporary file that is fsynced and
+ * renamed over the old one, so a crash leaves either the old or the new version, never a torn one.
+ */
+export class NodeStateFiles {
+  readonly root: string;
+
+  constructor(dataRoot: string) {
+    this.root = dataRoot;
+  }
+
+  get storeDir(): string {
+    return join(this.root, 'store');
+  }
+
+  #path(name: string): string {
+    return join(this.root, name);
+  }
+
+  async #writeAtomic(path: string, data: string, mode: number): Promise<void> {
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const tmp = `${path}.tmp-${process.pid}`;
+    const file = await open(tmp, 'w', mode);
+    try {
+      await file.writeFile(data);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rename(tmp, path);
+    const dir = await open(dirname(path), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+
+  async #readOptional(name: string): Promise<string | undefined> {
+    try {
+      return await readFile(this.#path(name), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  /** The saved state, or undefined when this node is not a member of a cluster. */
+  async loadState(): Promise<NodeState | undefined> {
+    const text = await this.#readOptional('state.json');
+    if (text === undefined) {
+      return undefined;
+    }
+    try {
+      return JSON.parse(text) as NodeState;
+    } catch (err) {
+      throw new InternalError(`${this.#path('state.json')} is corrupt; remove it to reset this node`, { cause: err });
+    }
+  }
+
+  async saveState(state: NodeState): Promise<void> {
+    await this.#writeAtomic(this.#path('state.json'), `${JSON.stringify(state, null, 2)}\n`, 0o600);
+  }
+
+  async loadIdentity(): Promise<TlsIdentity | undefined> {
+    const text = await this.#readOptional('certificates/node-identity.json');
+    return text === undefined ? undefined : (JSON.parse(text) as TlsIdentity);
+  }
+
+  /** CA, certificate and key in one file, replaced atomically, so they can never disagree after a crash. */
+  async saveIdentity(identity: TlsIdentity): Promise<void> {
+    const { caPem, certPem, keyPem } = identity;
+    await this.#writeAtomic(this.#path('certificates/node-identity.json'), JSON.stringify({ caPem, certPem, keyPem }), 0o600);
+  }
+
+  /** Forgets the cluster: state, certificates and the embedded store. */
+  async clear(): Promise<void> {
+    await rm(this.#path('state.json'), { force: true });
+    await rm(this.#path('certificates'), { recursive: true, force: true });
+    await rm(this.storeDir, { recursive: true, force: true });
+  }
+}

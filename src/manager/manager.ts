@@ -1,0 +1,142 @@
+import { experimental, Server } from '@grpc/grpc-js';
+import { UnavailableError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
+import { formatHostPort } from '../common/net/host-port.js';
+import type { HostPort } from '../common/net/host-port.js';
+import type { Authorize } from '../common/rpc/server-handlers.js';
+import { MutableCertificateProvider } from '../common/tls/mutable-certificate-provider.js';
+import type { TlsIdentity } from '../common/tls/mutable-certificate-provider.js';
+import type { Clock } from '../common/clock.js';
+import type { KvStore } from '../kvstore/kv-store.js';
+import { CertificateAuthorityService } from '../gen/vxmesh/v1/ca.js';
+import type { Cluster } from '../gen/vxmesh/v1/cluster.js';
+import { ClusterControlService } from '../gen/vxmesh/v1/control.js';
+import type { ClusterControlServer } from '../gen/vxmesh/v1/control.js';
+import { DispatcherService } from '../gen/vxmesh/v1/dispatcher.js';
+import { HealthService, ServingStatus } from '../gen/vxmesh/v1/health.js';
+import { clusterAuthorizer } from './api/authorization.js';
+import { clusterControlServer } from './api/cluster-control.js';
+import { certificateAuthorityServer } from './ca/ca-service.js';
+import { readCluster } from './cluster-records.js';
+import { Dispatcher } from './dispatcher/dispatcher.js';
+import { NodeRegistry } from './node-registry.js';
+import { unaryHandler } from '../common/rpc/server-handlers.js';
+
+const log = createLogger('manager');
+
+export interface ManagerOptions {
+  readonly store: KvStore;
+  readonly nodeId: string;
+  readonly identity: TlsIdentity;
+  readonly listen: HostPort;
+  readonly clock: Clock;
+}
+
+/**
+ * The manager role of a node: serves the CA, the dispatcher and cluster control on the cluster
+ * port with mutual TLS, over the state in the store. Owns the gRPC server and the registry; the
+ * store is the caller's.
+ */
+export class Manager implements AsyncDisposable {
+  readonly cluster: Cluster;
+  readonly registry: NodeRegistry;
+  readonly dispatcher: Dispatcher;
+  readonly #opts: ManagerOptions;
+  readonly #server: Server;
+  readonly #certificates: MutableCertificateProvider;
+  #closed = false;
+
+  private constructor(opts: ManagerOptions, cluster: Cluster, registry: NodeRegistry, server: Server) {
+    this.#opts = opts;
+    this.cluster = cluster;
+    this.registry = registry;
+    this.#server = server;
+    this.#certificates = new MutableCertificateProvider(opts.identity);
+    const authorize = clusterAuthorizer(registry, cluster.id);
+    this.dispatcher = new Dispatcher({
+      registry,
+      clock: opts.clock,
+      heartbeatPeriodMs: cluster.heartbeatPeriodMs,
+      authorize,
+    });
+    server.addService(CertificateAuthorityService, certificateAuthorityServer({ store: opts.store, registry, clock: opts.clock, authorize }));
+    server.addService(DispatcherService, this.dispatcher.server);
+    server.addService(ClusterControlService, this.clusterControl(authorize(['manager'])));
+    server.addService(HealthService, {
+      check: unaryHandler(authorize(['anonymous', 'worker', 'manager']), () =>
+        Promise.resolve({ status: ServingStatus.SERVING_STATUS_SERVING }),
+      ),
+    });
+  }
+
+  /** Loads the cluster from the store and starts serving on `opts.listen`. */
+  static async start(opts: ManagerOptions): Promise<Manager> {
+    const cluster = await readCluster(opts.store);
+    const registry = new NodeRegistry(opts.store, opts.clock);
+    await registry.start();
+    const manager = new Manager(opts, cluster, registry, new Server({ 'grpc.keepalive_permit_without_calls': 1 }));
+    try {
+      await manager.#listen();
+    } catch (err) {
+      await registry.close();
+      throw err;
+    }
+    manager.dispatcher.start();
+    log.info({ nodeId: opts.nodeId, clusterId: cluster.id, listen: formatHostPort(opts.listen) }, 'manager started');
+    return manager;
+  }
+
+  async #listen(): Promise<void> {
+    // Client certificates are requested and verified but not required: joining nodes have none yet,
+    // and each method's policy decides whether an anonymous caller may proceed.
+    const credentials = experimental.createCertificateProviderServerCredentials(
+      this.#certificates,
+      this.#certificates,
+      false,
+    );
+    const address = formatHostPort(this.#opts.listen);
+    await new Promise<number>((resolve, reject) => {
+      this.#server.bindAsync(address, credentials, (err, port) => {
+        if (err) {
+          reject(new UnavailableError(`cannot listen on ${address}: ${err.message}`, { cause: err }));
+        } else {
+          resolve(port);
+        }
+      });
+    });
+  }
+
+  /** The cluster-control handlers under a given authorization (manager certs, or the local socket). */
+  clusterControl(authorize: Authorize): ClusterControlServer {
+    return clusterControlServer({ store: this.#opts.store, registry: this.registry, leaderId: () => this.#opts.nodeId }, authorize);
+  }
+
+  /** Serves a renewed certificate from now on. */
+  updateIdentity(identity: TlsIdentity): void {
+    this.#certificates.update(identity);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) {
+      return;
+    }
+    this.#closed = true;
+    await this.dispatcher.close();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#server.forceShutdown();
+        resolve();
+      }, 2000);
+      timer.unref();
+      this.#server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    await this.registry.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,259 @@
+import type { ClientReadableStream } from '@grpc/grpc-js';
+import { VxmeshError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
+import { callUnary } from '../common/rpc/call-unary.js';
+import { fromServiceError } from '../common/rpc/service-error.js';
+import { certificateIdentity } from '../common/tls/certificate-identity.js';
+import { generateKeyAndCsr } from '../common/tls/key-pair.js';
+import type { TlsIdentity } from '../common/tls/mutable-certificate-provider.js';
+import type { Clock } from '../common/clock.js';
+import { CertificateAuthorityClient } from '../gen/vxmesh/v1/ca.js';
+import { DispatcherClient } from '../gen/vxmesh/v1/dispatcher.js';
+import type { SessionResponse } from '../gen/vxmesh/v1/dispatcher.js';
+import { NodeRole } from '../gen/vxmesh/v1/node.js';
+import { renewalTime } from '../manager/ca/certificate-authority.js';
+import { clusterChannelOptions, mutualTlsCredentials } from './cluster-channel.js';
+
+const log = createLogger('worker.agent');
+
+/**
+ * The agent's link to the managers.
+ * connecting → connected ⇄ disconnected → stopped. `connecting` is only the first attempt.
+ */
+export type SessionState =
+  | { readonly phase: 'connecting' }
+  | { readonly phase: 'connected'; readonly managerAddr: string; readonly sessionId: string }
+  | { readonly phase: 'disconnected'; readonly since: number; readonly lastError: string }
+  | { readonly phase: 'stopped' };
+
+export interface NodeAgentOptions {
+  readonly identity: TlsIdentity;
+  readonly managerAddrs: readonly string[];
+  readonly hostname: string;
+  readonly clock: Clock;
+  readonly random?: () => number;
+  /** Persists a renewed identity before the agent uses it. */
+  readonly saveIdentity: (identity: TlsIdentity, role: NodeRole) => Promise<void>;
+  /** Persists a changed list of managers. */
+  readonly saveManagers?: (addrs: string[]) => Promise<void>;
+  /** Called after a renewal changed the node's role; a new manager also gets the store endpoints. */
+  readonly onRoleChange?: (role: NodeRole, etcdEndpoints: readonly string[]) => void;
+}
+
+const BACKOFF_BASE_MS = 200;
+const BACKOFF_MAX_MS = 10_000;
+const RENEW_RETRY_MS = 30_000;
+
+/**
+ * Keeps one session to a manager, sends heartbeats, fails over between managers with capped
+ * exponential backoff and jitter, and renews the node certificate between 50% and 80% of its
+ * lifetime, or at once when the managers report a different role.
+ */
+export class NodeAgent implements AsyncDisposable {
+  readonly #opts: NodeAgentOptions;
+  readonly #random: () => number;
+  readonly #abort = new AbortController();
+  #identity: TlsIdentity;
+  #managers: string[];
+  #state: SessionState = { phase: 'connecting' };
+  #loops: Promise<void>[] = [];
+  #renewNow: (() => void) | undefined;
+  #stream: ClientReadableStream<SessionResponse> | undefined;
+
+  constructor(opts: NodeAgentOptions) {
+    this.#opts = opts;
+    this.#random = opts.random ?? Math.random;
+    this.#identity = opts.identity;
+    this.#managers = [...opts.managerAddrs];
+  }
+
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  get identity(): TlsIdentity {
+    return this.#identity;
+  }
+
+  get managerAddrs(): readonly string[] {
+    return this.#managers;
+  }
+
+  start(): void {
+    this.#loops = [this.#sessionLoop(), this.#renewLoop()];
+  }
+
+  async #sessionLoop(): Promise<void> {
+    let attempt = 0;
+    let index = 0;
+    while (!this.#abort.signal.aborted) {
+      const addr = this.#managers[index % Math.max(1, this.#managers.length)] ?? '';
+      index++;
+      try {
+        await this.#runSession(addr, () => {
+          attempt = 0;
+        });
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        if (!this.#abort.signal.aborted) {
+          log.warn({ manager: addr, err: message }, 'session to manager ended');
+          this.#state = { phase: 'disconnected', since: this.#opts.clock.now(), lastError: message };
+        }
+      }
+      const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
+      attempt++;
+      try {
+        await this.#opts.clock.sleep(ceiling / 2 + this.#random() * (ceiling / 2), this.#abort.signal);
+      } catch {
+        return;
+      }
+    }
+  }
+
+  async #runSession(addr: string, onConnected: () => void): Promise<void> {
+    const client = new DispatcherClient(addr, mutualTlsCredentials(this.#identity), clusterChannelOptions);
+    const sessionAbort = new AbortController();
+    const stop = (): void => sessionAbort.abort();
+    this.#abort.signal.addEventListener('abort', stop, { once: true });
+    let heartbeats: Promise<void> | undefined;
+    try {
+      const stream = client.session({ hostname: this.#opts.hostname, advertiseAddr: '', dataPathAddr: '' });
+      this.#stream = stream;
+      sessionAbort.signal.addEventListener('abort', () => stream.cancel(), { once: true });
+      try {
+        for await (const message of stream as AsyncIterable<SessionResponse>) {
+          if (this.#state.phase !== 'connected') {
+            onConnected();
+            log.info({ manager: addr, sessionId: message.sessionId }, 'session established');
+            heartbeats = this.#heartbeatLoop(client, message.sessionId, message.heartbeatPeriodMs, sessionAbort);
+          }
+          this.#state = { phase: 'connected', managerAddr: addr, sessionId: message.sessionId };
+          await this.#applySessionMessage(message);
+        }
+      } catch (err) {
+        if (sessionAbort.signal.aborted) {
+          return;
+        }
+        throw fromServiceError(err, `session with ${addr}`);
+      }
+      throw new VxmeshError('UNAVAILABLE', `manager ${addr} closed the session`);
+    } finally {
+      this.#stream = undefined;
+      sessionAbort.abort();
+      this.#abort.signal.removeEventListener('abort', stop);
+      await heartbeats;
+      client.close();
+    }
+  }
+
+  async #applySessionMessage(message: SessionResponse): Promise<void> {
+    if (message.managerAddrs.length > 0 && message.managerAddrs.join() !== this.#managers.join()) {
+      this.#managers = [...message.managerAddrs];
+      await this.#opts.saveManagers?.(this.#managers);
+    }
+    const certRole = certificateIdentity(this.#identity.certPem).role;
+    const registryRole = message.role === NodeRole.NODE_ROLE_MANAGER ? 'manager' : 'worker';
+    if (certRole !== registryRole) {
+      log.info({ from: certRole, to: registryRole }, 'role changed; renewing the certificate now');
+      this.#renewNow?.();
+    }
+  }
+
+  async #heartbeatLoop(
+    client: DispatcherClient,
+    sessionId: string,
+    periodMs: number,
+    session: AbortController,
+  ): Promise<void> {
+    while (!session.signal.aborted) {
+      try {
+        await this.#opts.clock.sleep(periodMs * (0.8 + 0.2 * this.#random()), session.signal);
+        await callUnary(client.heartbeat.bind(client), { sessionId }, 'heartbeat', {
+          signal: session.signal,
+          timeoutMs: periodMs,
+        });
+      } catch (err) {
+        if (!session.signal.aborted) {
+          log.warn({ err: err instanceof Error ? err.message : String(err) }, 'heartbeat failed; reconnecting');
+          session.abort();
+        }
+        return;
+      }
+    }
+  }
+
+  async #renewLoop(): Promise<void> {
+    while (!this.#abort.signal.aborted) {
+      const cert = certificateIdentity(this.#identity.certPem);
+      const at = renewalTime(cert.notBefore.getTime(), cert.notAfter.getTime(), this.#random);
+      const wake = new AbortController();
+      this.#renewNow = () => wake.abort();
+      try {
+        await this.#opts.clock.sleep(
+          Math.max(0, at - this.#opts.clock.now()),
+          AbortSignal.any([this.#abort.signal, wake.signal]),
+        );
+      } catch {
+        if (this.#abort.signal.aborted) {
+          return;
+        }
+      }
+      try {
+        await this.renew();
+      } catch (err) {
+        log.warn({ err: err instanceof Error ? err.message : String(err) }, 'certificate renewal failed; retrying');
+        try {
+          await this.#opts.clock.sleep(RENEW_RETRY_MS, this.#abort.signal);
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+
+  /** Renews the certificate now through any reachable manager, and reconnects with it. */
+  async renew(): Promise<void> {
+    const previousRole = certificateIdentity(this.#identity.certPem).role;
+    const { keyPem, csrPem } = await generateKeyAndCsr();
+    let lastError: unknown = new VxmeshError('UNAVAILABLE', 'no manager address is known');
+    for (const addr of this.#managers) {
+      const client = new CertificateAuthorityClient(addr, mutualTlsCredentials(this.#identity), clusterChannelOptions);
+      try {
+        const res = await callUnary(client.renewNodeCertificate.bind(client), { csrPem }, 'renew certificate', {
+          signal: this.#abort.signal,
+          timeoutMs: 10_000,
+        });
+        const identity = { caPem: this.#identity.caPem, certPem: res.certificatePem, keyPem };
+        await this.#opts.saveIdentity(identity, res.role);
+        this.#identity = identity;
+        log.info({ notAfter: certificateIdentity(res.certificatePem).notAfter }, 'certificate renewed');
+        const role = certificateIdentity(res.certificatePem).role;
+        if (role !== previousRole) {
+          this.#opts.onRoleChange?.(res.role, res.etcdEndpoints);
+        }
+        // New sessions must present the new certificate.
+        this.#stream?.cancel();
+        return;
+      } catch (err) {
+        lastError = err;
+      } finally {
+        client.close();
+      }
+    }
+    throw lastError;
+  }
+
+  async close(): Promise<void> {
+    if (this.#abort.signal.aborted) {
+      return;
+    }
+    this.#abort.abort();
+    this.#stream?.cancel();
+    await Promise.all(this.#loops);
+    this.#state = { phase: 'stopped' };
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

@@ -1,0 +1,278 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** Options of {@link startEtcd}; every field has a default fit for tests. */
+export interface StartEtcdOptions {
+  /** The etcd binary; default `ETCD_BIN` or `etcd` on the PATH. */
+  readonly binary?: string;
+  /** How long to wait for `/health` before giving up; default 20 s. */
+  readonly startTimeoutMs?: number;
+  /** Extra command-line flags, appended after ours (a later flag wins in etcd). */
+  readonly extraArgs?: readonly string[];
+}
+
+/** A running etcd owned by the test process. */
+export interface EtcdServer {
+  /** Client URL, e.g. `http://127.0.0.1:40123`. */
+  readonly endpoint: string;
+  /** Temporary data directory; removed by `stop()`. */
+  readonly dataDir: string;
+  /** Pid of the current etcd process (changes after `restart()`). */
+  readonly pid: number;
+  /**
+   * Stops etcd (SIGTERM, then SIGKILL after 5 s) and removes the data directory.
+   * Idempotent; never rejects because etcd was already dead.
+   */
+  stop(): Promise<void>;
+  /**
+   * Sends `signal` to etcd and returns at once, for fault injection: SIGKILL to crash it,
+   * SIGSTOP / SIGCONT to freeze it. After a crash, `restart()` brings it back on the same
+   * data directory and ports.
+   */
+  kill(signal: NodeJS.Signals): void;
+  /** Starts etcd again on the same ports and data directory (kills the old process first). */
+  restart(): Promise<void>;
+}
+
+const LOG_TAIL_LINES = 40;
+
+/** Every etcd started by this process, so an abrupt exit can still kill them and drop their data. */
+const live = new Set<{ child: ChildProcess; dataDir: string }>();
+let exitHooksInstalled = false;
+
+function installExitHooks(): void {
+  if (exitHooksInstalled) {
+    return;
+  }
+  exitHooksInstalled = true;
+  const reap = (): void => {
+    for (const entry of live) {
+      entry.child.kill('SIGKILL');
+      rmSync(entry.dataDir, { recursive: true, force: true });
+    }
+    live.clear();
+  };
+  process.once('exit', reap);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      reap();
+      process.removeListener(signal, onSignal);
+      // Only re-raise when nobody else handles the signal; otherwise we would deliver it twice.
+      if (process.listenerCount(signal) === 0) {
+        process.kill(process.pid, signal);
+      }
+    };
+    process.on(signal, onSignal);
+  }
+}
+
+/** A loopback port nobody is listening on right now (the OS picks it; the socket is closed again). */
+export async function freePort(): Promise<number> {
+  return await new Promise<number>((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address === null || typeof address === 'string') {
+          reject(new Error('could not read the port of a loopback listener'));
+        } else {
+          resolve(address.port);
+        }
+      });
+    });
+  });
+}
+
+/**
+ * The etcd process is started through `sh`, which first forks a watchdog and then `exec`s etcd,
+ * so etcd keeps the pid we spawned. The watchdog reads the pipe on our stdin: EOF without a
+ * preceding "stop" line means the test process died (even by SIGKILL), and it kills etcd.
+ */
+const WATCHDOG = [
+  'exec 3<&0',
+  '(while read -r line; do [ "$line" = stop ] && exit 0; done; kill -KILL $$ 2>/dev/null) <&3 &',
+  'exec "$@"',
+].join('\n');
+
+/**
+ * Starts a single-member etcd on free loopback ports with a throwaway data directory, and
+ * resolves once `/health` reports healthy. Settings favour speed over durability: a short
+ * heartbeat (so 1 s leases are granted as 1 s) and no snapshots. etcd 3.4 has no
+ * `--unsafe-no-fsync`, so it is not used.
+ *
+ * @throws Error naming the endpoint and quoting the tail of etcd's log when etcd exits or is not
+ *   healthy within `startTimeoutMs`; nothing is left behind in that case.
+ */
+export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer> {
+  installExitHooks();
+  const binary = opts.binary ?? process.env['ETCD_BIN'] ?? 'etcd';
+  const startTimeoutMs = opts.startTimeoutMs ?? 20_000;
+  const dataDir = await mkdtemp(join(tmpdir(), 'vxmesh-etcd-'));
+  const name = 'vxmesh-test';
+  const clientPort = await freePort();
+  const peerPort = await freePort();
+  const endpoint = `http://127.0.0.1:${clientPort}`;
+  const peerUrl = `http://127.0.0.1:${peerPort}`;
+  const args = [
+    `--name=${name}`,
+    `--data-dir=${dataDir}`,
+    `--listen-client-urls=${endpoint}`,
+    `--advertise-client-urls=${endpoint}`,
+    `--listen-peer-urls=${peerUrl}`,
+    `--initial-advertise-peer-urls=${peerUrl}`,
+    `--initial-cluster=${name}=${peerUrl}`,
+    '--initial-cluster-state=new',
+    `--initial-cluster-token=${randomUUID()}`,
+    // etcd's minimum lease TTL is 1.5 election timeouts; 250 ms keeps a 1 s lease at 1 s.
+    '--heartbeat-interval=25',
+    '--election-timeout=250',
+    '--snapshot-count=100000',
+    '--logger=zap',
+    '--log-outputs=stderr',
+    '--log-level=warn',
+    ...(opts.extraArgs ?? []),
+  ];
+
+  const logTail: string[] = [];
+  const appendLog = (chunk: Buffer): void => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (line.trim() !== '') {
+        logTail.push(line);
+      }
+    }
+    logTail.splice(0, Math.max(0, logTail.length - LOG_TAIL_LINES));
+  };
+
+  let entry: { child: ChildProcess; dataDir: string } | undefined;
+  let stopped = false;
+
+  const spawnEtcd = (): ChildProcess => {
+    const child = spawn('sh', ['-c', WATCHDOG, 'etcd-watchdog', binary, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', appendLog);
+    child.stderr?.on('data', appendLog);
+    // The pipe breaks when etcd dies first; that is expected and must not crash the test process.
+    child.stdin?.on('error', () => undefined);
+    entry = { child, dataDir };
+    live.add(entry);
+    return child;
+  };
+
+  const waitExit = async (child: ChildProcess, timeoutMs: number): Promise<boolean> => {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      return true;
+    }
+    return await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        child.removeListener('exit', onExit);
+        resolve(false);
+      }, timeoutMs);
+      const onExit = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      child.once('exit', onExit);
+    });
+  };
+
+  const terminate = async (child: ChildProcess): Promise<void> => {
+    // Tell the watchdog this is a planned stop, so it does not SIGKILL a recycled pid later.
+    child.stdin?.end('stop\n');
+    child.kill('SIGCONT'); // a SIGSTOPped etcd would otherwise never act on SIGTERM
+    child.kill('SIGTERM');
+    if (!(await waitExit(child, 5000))) {
+      child.kill('SIGKILL');
+      await waitExit(child, 5000);
+    }
+  };
+
+  const waitHealthy = async (child: ChildProcess): Promise<void> => {
+    const deadline = Date.now() + startTimeoutMs;
+    let lastProblem = 'no answer yet';
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(
+          `etcd at ${endpoint} exited during startup (code ${child.exitCode}, signal ${child.signalCode}); ` +
+            `log tail:\n${logTail.join('\n')}`,
+        );
+      }
+      try {
+        const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+        const body = (await res.json()) as { health?: unknown };
+        if (body.health === 'true') {
+          return;
+        }
+        lastProblem = `health ${JSON.stringify(body)}`;
+      } catch (err) {
+        lastProblem = err instanceof Error ? err.message : String(err);
+      }
+      await sleep(50);
+    }
+    throw new Error(
+      `etcd at ${endpoint} not healthy after ${startTimeoutMs} ms (${lastProblem}); log tail:\n${logTail.join('\n')}`,
+    );
+  };
+
+  const cleanup = async (): Promise<void> => {
+    if (entry) {
+      await terminate(entry.child);
+      live.delete(entry);
+    }
+    await rm(dataDir, { recursive: true, force: true });
+  };
+
+  try {
+    await waitHealthy(spawnEtcd());
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+
+  return {
+    endpoint,
+    dataDir,
+    get pid(): number {
+      return entry?.child.pid ?? -1;
+    },
+    async stop(): Promise<void> {
+      if (stopped) {
+        return;
+      }
+      stopped = true;
+      await cleanup();
+    },
+    kill(signal: NodeJS.Signals): void {
+      entry?.child.kill(signal);
+    },
+    async restart(): Promise<void> {
+      if (stopped) {
+        throw new Error(`etcd at ${endpoint} was stopped; start a new one`);
+      }
+      if (entry) {
+        // Fault injection: a restart should look like a crash, not a graceful shutdown.
+        entry.child.stdin?.end('stop\n');
+        entry.child.kill('SIGCONT');
+        entry.child.kill('SIGKILL');
+        await waitExit(entry.child, 5000);
+        live.delete(entry);
+      }
+      try {
+        await waitHealthy(spawnEtcd());
+      } catch (err) {
+        stopped = true;
+        await cleanup();
+        throw err;
+      }
+    },
+  };
+}
