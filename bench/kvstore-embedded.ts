@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EmbeddedKvStore } from '../src/kvstore/kv-store-embedded.js';
 import type { EmbeddedKvStoreOptions } from '../src/kvstore/kv-store-embedded.js';
-import type { KvStore, WatchEvent } from '../src/kvstore/kv-store.js';
+import type { KvStore } from '../src/kvstore/kv-store.js';
 
 /** Results of {@link runEmbeddedKvBench}; rates are operations per second. */
 export interface EmbeddedKvBenchResult {
@@ -142,7 +142,7 @@ export async function benchWatchLatency(
   let markDone: () => void = () => undefined;
   const allSeen = new Promise<void>((resolve) => (markDone = resolve));
   const consume = (async () => {
-    for await (const ev of store.watch(prefix, { signal: ac.signal }) as AsyncIterable<WatchEvent>) {
+    for await (const ev of store.watch(prefix, { signal: ac.signal })) {
       if (ev.type === 'synced') {
         markSynced();
       } else if (ev.type === 'put') {

@@ -9,6 +9,8 @@
  * the connection holds an OS lock on the file until `close()` (or process death, which releases
  * it). A second open of the same file, from this or another process, fails at once.
  */
+import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   ClosedError,
@@ -20,7 +22,9 @@ import {
 } from '../common/errors.js';
 import { systemClock } from '../common/clock.js';
 import type { Clock } from '../common/clock.js';
-import { checkKey, checkPut, checkTtl, checkTxn, prefixEnd, toBytes } from './kv-validation.js';
+import { EmbeddedWatch, prefixRange } from './kv-store-embedded-watch.js';
+import type { Change, KeyRange, WatchHost } from './kv-store-embedded-watch.js';
+import { checkKey, checkPut, checkTtl, checkTxn, toBytes } from './kv-validation.js';
 import type {
   CallOptions,
   Compare,
@@ -44,7 +48,10 @@ import type {
 
 /** Options of {@link EmbeddedKvStore.open}. */
 export interface EmbeddedKvStoreOptions {
-  /** Database file; created with its tables when missing. Its directory must exist. */
+  /**
+   * Database file; created with its tables when missing. Its directory must exist.
+   * `:memory:` gives a store that is neither durable nor locked (for tests).
+   */
   readonly path: string;
   /** Time source for lease expiry (a manual clock in tests). Default: the system clock. */
   readonly clock?: Clock;
@@ -124,20 +131,6 @@ interface MetaRow {
   readonly next_lease: number;
 }
 
-/** A committed change, shared by every watch it matches. */
-interface Change {
-  readonly rev: number;
-  readonly sub: number;
-  readonly key: string;
-  readonly event: WatchEvent;
-}
-
-/** Byte range of a prefix: `lo` inclusive, `hi` exclusive, `undefined` for no upper bound. */
-interface KeyRange {
-  readonly lo: Buffer;
-  readonly hi: Buffer | undefined;
-}
-
 interface LeaseState {
   readonly ttl: number;
   expiresAt: number;
@@ -186,11 +179,6 @@ class WriteScope {
   get revision(): bigint {
     return BigInt(this.wrote ? this.rev : this.rev - 1);
   }
-}
-
-function prefixRange(prefix: string): KeyRange {
-  // Only the empty prefix has no end: a UTF-8 string never consists of 0xff bytes only.
-  return { lo: Buffer.from(prefix), hi: prefix === '' ? undefined : prefixEnd(prefix) };
 }
 
 function copyBytes(value: KvBytes): Buffer {
@@ -298,6 +286,16 @@ function checkRevisionArg(revision: bigint, field: string): void {
   }
 }
 
+/** fsyncs a directory so a file just created in it survives power loss. */
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function sqliteCode(err: unknown): string | undefined {
   return err instanceof Database.SqliteError ? err.code : undefined;
 }
@@ -313,6 +311,10 @@ function toStoreError(err: unknown, path: string, action: string): Error {
   }
   const code = sqliteCode(err);
   if (code === undefined) {
+    const errno = (err as NodeJS.ErrnoException | undefined)?.code;
+    if (errno === 'ENOSPC' || errno === 'EIO' || errno === 'EROFS' || errno === 'EACCES') {
+      return new UnavailableError(`embedded store ${path}: ${action} failed (${errno})`, { cause: err });
+    }
     if (err instanceof TypeError && /directory does not exist/.test(err.message)) {
       return new InvalidArgumentError('path', `directory of ${path} does not exist`, { cause: err });
     }
@@ -369,146 +371,6 @@ const SCHEMA = `
     ttl INTEGER NOT NULL
   );
 `;
-
-/** What a watch needs from its store; kept apart so the store's internals stay private. */
-interface WatchHost {
-  /** Fills the watch's first events (list or replay start); throws `ClosedError` after close. */
-  start(w: EmbeddedWatch): void;
-  /** Moves an unsynced watch forward from history, or resets it when that history is gone. */
-  catchUp(w: EmbeddedWatch): void;
-  detach(w: EmbeddedWatch): void;
-}
-
-type WatchState = 'new' | 'live' | 'unsynced' | 'ended';
-
-/**
- * One watch. States: `new` until the first `next()`; `live` while committed changes are pushed
- * to it; `unsynced` while it must read history from (cursorRev, cursorSub) before going live
- * again (replay from `fromRevision`, or after its buffer filled up); `ended` for good.
- */
-class EmbeddedWatch implements AsyncIterator<WatchEvent, undefined> {
-  state: WatchState = 'new';
-  /** Next history position to read while unsynced. */
-  cursorRev = 0;
-  cursorSub = 0;
-  /** Live changes below this revision are not for us (a watch from a future revision). */
-  minRev = 0;
-  readonly range: KeyRange;
-  #queue: WatchEvent[] = [];
-  #head = 0;
-  #waiters: ((r: IteratorResult<WatchEvent, undefined>) => void)[] = [];
-  readonly #onAbort = (): void => {
-    this.end();
-  };
-
-  constructor(
-    readonly host: WatchHost,
-    readonly prefix: string,
-    readonly fromRevision: number | undefined,
-    readonly signal: AbortSignal | undefined,
-    readonly maxBuffered: number,
-  ) {
-    this.range = prefixRange(prefix);
-  }
-
-  next(): Promise<IteratorResult<WatchEvent, undefined>> {
-    try {
-      if (this.state === 'new') {
-        if (this.signal?.aborted === true) {
-          this.state = 'ended';
-        } else {
-          this.signal?.addEventListener('abort', this.#onAbort, { once: true });
-          this.host.start(this);
-        }
-      }
-      for (;;) {
-        const ev = this.#take();
-        if (ev !== undefined) {
-          return Promise.resolve({ value: ev, done: false });
-        }
-        if (this.state === 'ended') {
-          return Promise.resolve({ value: undefined, done: true });
-        }
-        if (this.state === 'unsynced') {
-          this.host.catchUp(this);
-          continue;
-        }
-        return new Promise((resolve) => this.#waiters.push(resolve));
-      }
-    } catch (err) {
-      this.end();
-      return Promise.reject(err instanceof Error ? err : new InternalError(String(err)));
-    }
-  }
-
-  return(): Promise<IteratorResult<WatchEvent, undefined>> {
-    this.end();
-    return Promise.resolve({ value: undefined, done: true });
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  /** Appends an event produced by the store itself (list, replay, reset). */
-  push(ev: WatchEvent): void {
-    const waiter = this.#waiters.shift();
-    if (waiter !== undefined) {
-      waiter({ value: ev, done: false });
-    } else {
-      this.#queue.push(ev);
-    }
-  }
-
-  /** Offers a committed change; ignored unless live and matching. */
-  offer(c: Change): void {
-    if (this.state !== 'live' || c.rev < this.minRev || !c.key.startsWith(this.prefix)) {
-      return;
-    }
-    if (this.#queue.length - this.#head >= this.maxBuffered) {
-      // The consumer is not keeping up: stop buffering and catch up from history when it reads.
-      this.state = 'unsynced';
-      this.cursorRev = c.rev;
-      this.cursorSub = c.sub;
-      return;
-    }
-    this.push(c.event);
-  }
-
-  /** Drops everything buffered (before a relist). */
-  clear(): void {
-    this.#queue = [];
-    this.#head = 0;
-  }
-
-  end(): void {
-    if (this.state === 'ended') {
-      return;
-    }
-    this.state = 'ended';
-    this.clear();
-    this.signal?.removeEventListener('abort', this.#onAbort);
-    this.host.detach(this);
-    for (const waiter of this.#waiters.splice(0)) {
-      waiter({ value: undefined, done: true });
-    }
-  }
-
-  #take(): WatchEvent | undefined {
-    if (this.#head >= this.#queue.length) {
-      return undefined;
-    }
-    const ev = this.#queue[this.#head++];
-    if (this.#head === this.#queue.length) {
-      this.#queue = [];
-      this.#head = 0;
-    } else if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
-    return ev;
-  }
-}
 
 /**
  * `KvStore` on a local SQLite file. Single process: the file is locked while open.
@@ -596,13 +458,18 @@ export class EmbeddedKvStore implements KvStore {
       db = new Database(opts.path, { timeout: 0 });
       db.pragma('locking_mode = EXCLUSIVE');
       const mode = db.pragma('journal_mode = WAL', { simple: true });
-      if (mode !== 'wal') {
+      const inMemory = opts.path === ':memory:';
+      if (mode !== (inMemory ? 'memory' : 'wal')) {
         throw new InternalError(`embedded store ${opts.path}: cannot enable WAL (journal_mode is ${String(mode)})`);
       }
       db.pragma('synchronous = FULL');
       db.pragma('cache_size = -16384');
       db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
       const meta = EmbeddedKvStore.#initSchema(db, opts.path);
+      if (!inMemory) {
+        // SQLite syncs the directory for the WAL it creates but not for a new database file.
+        syncDirectory(dirname(resolve(opts.path)));
+      }
       const store = new EmbeddedKvStore(db, opts, meta);
       store.#startLeaseChecker();
       return Promise.resolve(store);

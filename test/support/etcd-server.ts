@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ export interface StartEtcdOptions {
 export interface EtcdServer {
   /** Client URL, e.g. `http://127.0.0.1:40123`. */
   readonly endpoint: string;
-  /** Temporary data directory; removed by `stop()`. */
+  /** etcd's data directory, inside a temporary directory that `stop()` removes. */
   readonly dataDir: string;
   /** Pid of the current etcd process (changes after `restart()`). */
   readonly pid: number;
@@ -44,7 +44,7 @@ export interface EtcdServer {
 const LOG_TAIL_LINES = 40;
 
 /** Every etcd started by this process, so an abrupt exit can still kill them and drop their data. */
-const live = new Set<{ child: ChildProcess; dataDir: string }>();
+const live = new Set<{ child: ChildProcess; workDir: string }>();
 let exitHooksInstalled = false;
 
 function installExitHooks(): void {
@@ -55,7 +55,7 @@ function installExitHooks(): void {
   const reap = (): void => {
     for (const entry of live) {
       entry.child.kill('SIGKILL');
-      rmSync(entry.dataDir, { recursive: true, force: true });
+      rmSync(entry.workDir, { recursive: true, force: true });
     }
     live.clear();
   };
@@ -71,6 +71,38 @@ function installExitHooks(): void {
     };
     process.on(signal, onSignal);
   }
+}
+
+const DIR_PREFIX = 'vxmesh-etcd-';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: the pid exists but belongs to someone else.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes temp directories left by test processes that died without cleaning up (SIGKILL, OOM).
+ * Each directory records its owner's pid; a directory whose owner is gone is garbage.
+ */
+async function sweepStaleDirs(): Promise<void> {
+  const root = tmpdir();
+  const names = await readdir(root).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((name) => name.startsWith(DIR_PREFIX))
+      .map(async (name) => {
+        const dir = join(root, name);
+        const owner = Number.parseInt(await readFile(join(dir, 'owner.pid'), 'utf8').catch(() => ''), 10);
+        if (Number.isInteger(owner) && owner > 0 && !isAlive(owner)) {
+          await rm(dir, { recursive: true, force: true });
+        }
+      }),
+  );
 }
 
 /** A loopback port nobody is listening on right now (the OS picks it; the socket is closed again). */
@@ -116,7 +148,12 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
   installExitHooks();
   const binary = opts.binary ?? process.env['ETCD_BIN'] ?? 'etcd';
   const startTimeoutMs = opts.startTimeoutMs ?? 20_000;
-  const dataDir = await mkdtemp(join(tmpdir(), 'vxmesh-etcd-'));
+  await sweepStaleDirs();
+  // <tmp>/vxmesh-etcd-XXXXXX/{owner.pid,data}: etcd wants its data dir to itself.
+  const workDir = await mkdtemp(join(tmpdir(), DIR_PREFIX));
+  await writeFile(join(workDir, 'owner.pid'), String(process.pid));
+  const dataDir = join(workDir, 'data');
+  await mkdir(dataDir, { mode: 0o700 });
   const name = 'vxmesh-test';
   const clientPort = await freePort();
   const peerPort = await freePort();
@@ -152,7 +189,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
     logTail.splice(0, Math.max(0, logTail.length - LOG_TAIL_LINES));
   };
 
-  let entry: { child: ChildProcess; dataDir: string } | undefined;
+  let entry: { child: ChildProcess; workDir: string } | undefined;
   let stopped = false;
 
   const spawnEtcd = (): ChildProcess => {
@@ -163,7 +200,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
     child.stderr?.on('data', appendLog);
     // The pipe breaks when etcd dies first; that is expected and must not crash the test process.
     child.stdin?.on('error', () => undefined);
-    entry = { child, dataDir };
+    entry = { child, workDir };
     live.add(entry);
     return child;
   };
@@ -228,7 +265,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
       await terminate(entry.child);
       live.delete(entry);
     }
-    await rm(dataDir, { recursive: true, force: true });
+    await rm(workDir, { recursive: true, force: true });
   };
 
   try {
