@@ -5,8 +5,9 @@
  * Two raw baselines are measured, and the comparison uses the faster of them per case:
  * - `rawLowLevel`: etcd3's low-level `client.kv.put / txn` (what EtcdKvStore is built on);
  * - `rawBuilder`: etcd3's public builder API, `client.put(k).value(v)` and `client.if(...).then(...).commit()`.
- * Each side runs in two halves in the order vxmesh, raw, raw, vxmesh, so drift in etcd (growing
- * database, compaction) does not favour either side.
+ * The work is split into interleaved rounds so drift in etcd (disk, growing database, other load)
+ * does not favour any side. Wall time is dominated by etcd's fsync; `clientCpuUsPerOp` isolates
+ * the client's own cost.
  */
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -22,14 +23,21 @@ export interface Throughput {
   readonly opsPerSec: number;
   /** Mean time per operation as seen by one caller (totalMs * inFlight / ops). */
   readonly meanLatencyMs: number;
+  /**
+   * CPU time of the benchmark process per operation, in µs: the client's own overhead, which
+   * unlike wall time does not depend on etcd's disk.
+   */
+  readonly clientCpuUsPerOp: number;
 }
 
 export interface ThroughputComparison {
   readonly vxmesh: Throughput;
   readonly rawLowLevel: Throughput;
   readonly rawBuilder: Throughput;
-  /** vxmesh time relative to the faster raw baseline: 1.05 means 5 % slower; the budget is 1.10. */
+  /** vxmesh wall time relative to the faster raw baseline: 1.05 means 5 % slower; the budget is 1.10. */
   readonly slowdown: number;
+  /** vxmesh client CPU per operation relative to the cheaper raw baseline. */
+  readonly cpuRatio: number;
 }
 
 export interface LatencyStats {
@@ -51,6 +59,8 @@ export interface WriteBenchOptions {
   readonly inFlight?: number;
   /** Value size in bytes; default 100. */
   readonly valueBytes?: number;
+  /** Interleaved rounds the operations are split into; default 10. */
+  readonly rounds?: number;
 }
 
 export interface WatchBenchOptions {
@@ -71,8 +81,14 @@ export interface KvStoreEtcdBenchReport {
 
 type Op = (i: number) => Promise<unknown>;
 
-/** Runs `op(i)` for i in [from, to) with `inFlight` callers; returns elapsed ms. */
-async function drive(op: Op, from: number, to: number, inFlight: number): Promise<number> {
+/** Elapsed wall time and CPU time of this process (user + system), in ms. */
+interface Cost {
+  wallMs: number;
+  cpuMs: number;
+}
+
+/** Runs `op(i)` for i in [from, to) with `inFlight` callers. */
+async function drive(op: Op, from: number, to: number, inFlight: number): Promise<Cost> {
   let next = from;
   const worker = async (): Promise<void> => {
     while (next < to) {
@@ -80,17 +96,21 @@ async function drive(op: Op, from: number, to: number, inFlight: number): Promis
       await op(i);
     }
   };
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(Array.from({ length: Math.max(1, inFlight) }, worker));
-  return performance.now() - started;
+  const wallMs = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  return { wallMs, cpuMs: (used.user + used.system) / 1000 };
 }
 
-function throughput(ops: number, totalMs: number, inFlight: number): Throughput {
+function throughput(ops: number, cost: Cost, inFlight: number): Throughput {
   return {
     ops,
-    totalMs,
-    opsPerSec: (ops / totalMs) * 1000,
-    meanLatencyMs: (totalMs * Math.max(1, inFlight)) / ops,
+    totalMs: cost.wallMs,
+    opsPerSec: (ops / cost.wallMs) * 1000,
+    meanLatencyMs: (cost.wallMs * Math.max(1, inFlight)) / ops,
+    clientCpuUsPerOp: (cost.cpuMs * 1000) / ops,
   };
 }
 
@@ -138,27 +158,41 @@ async function openClients(endpoint: string): Promise<Clients> {
   };
 }
 
-/** Times three implementations of the same case, interleaved in halves. */
+/**
+ * Times three implementations of the same case over `rounds` interleaved rounds, rotating which
+ * goes first, so drift in etcd (disk, database growth, other load) spreads evenly.
+ */
 async function compare(
   count: number,
   inFlight: number,
-  vxmesh: Op,
-  rawLowLevel: Op,
-  rawBuilder: Op,
+  rounds: number,
+  impls: { vxmesh: Op; rawLowLevel: Op; rawBuilder: Op },
 ): Promise<ThroughputComparison> {
-  const half = Math.floor(count / 2);
-  const ms = { vxmesh: 0, rawLowLevel: 0, rawBuilder: 0 };
-  ms.vxmesh += await drive(vxmesh, 0, half, inFlight);
-  ms.rawLowLevel += await drive(rawLowLevel, 0, half, inFlight);
-  ms.rawBuilder += await drive(rawBuilder, 0, half, inFlight);
-  ms.rawBuilder += await drive(rawBuilder, half, count, inFlight);
-  ms.rawLowLevel += await drive(rawLowLevel, half, count, inFlight);
-  ms.vxmesh += await drive(vxmesh, half, count, inFlight);
+  const names = ['vxmesh', 'rawLowLevel', 'rawBuilder'] as const;
+  const cost = {
+    vxmesh: { wallMs: 0, cpuMs: 0 },
+    rawLowLevel: { wallMs: 0, cpuMs: 0 },
+    rawBuilder: { wallMs: 0, cpuMs: 0 },
+  };
+  const per = Math.ceil(count / rounds);
+  for (let r = 0; r < rounds; r++) {
+    const from = r * per;
+    const to = Math.min(count, from + per);
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(r + k) % names.length] ?? 'vxmesh';
+      const c = await drive(impls[name], from, to, inFlight);
+      cost[name].wallMs += c.wallMs;
+      cost[name].cpuMs += c.cpuMs;
+    }
+  }
+  const fasterRaw = Math.min(cost.rawLowLevel.wallMs, cost.rawBuilder.wallMs);
+  const cheaperRaw = Math.min(cost.rawLowLevel.cpuMs, cost.rawBuilder.cpuMs);
   return {
-    vxmesh: throughput(count, ms.vxmesh, inFlight),
-    rawLowLevel: throughput(count, ms.rawLowLevel, inFlight),
-    rawBuilder: throughput(count, ms.rawBuilder, inFlight),
-    slowdown: ms.vxmesh / Math.min(ms.rawLowLevel, ms.rawBuilder),
+    vxmesh: throughput(count, cost.vxmesh, inFlight),
+    rawLowLevel: throughput(count, cost.rawLowLevel, inFlight),
+    rawBuilder: throughput(count, cost.rawBuilder, inFlight),
+    slowdown: cost.vxmesh.wallMs / fasterRaw,
+    cpuRatio: cost.vxmesh.cpuMs / cheaperRaw,
   };
 }
 
@@ -169,13 +203,11 @@ export async function benchPuts(endpoint: string, opts: WriteBenchOptions = {}):
   const value = Buffer.alloc(opts.valueBytes ?? 100, 0x61);
   const c = await openClients(endpoint);
   try {
-    return await compare(
-      count,
-      inFlight,
-      (i) => c.store.put(`${c.root}vx/${i}`, value),
-      (i) => c.raw.kv.put({ key: Buffer.from(`${c.root}ll/${i}`), value }),
-      (i) => c.raw.put(`${c.root}b/${i}`).value(value).exec(),
-    );
+    return await compare(count, inFlight, opts.rounds ?? 10, {
+      vxmesh: (i) => c.store.put(`${c.root}vx/${i}`, value),
+      rawLowLevel: (i) => c.raw.kv.put({ key: Buffer.from(`${c.root}ll/${i}`), value }),
+      rawBuilder: (i) => c.raw.put(`${c.root}b/${i}`).value(value).exec(),
+    });
   } finally {
     await c.close();
   }
@@ -196,10 +228,8 @@ export async function benchCas(endpoint: string, opts: WriteBenchOptions = {}): 
     }
   };
   try {
-    return await compare(
-      count,
-      inFlight,
-      async (i) => {
+    return await compare(count, inFlight, opts.rounds ?? 10, {
+      vxmesh: async (i) => {
         const key = `${c.root}vx/${i}`;
         const res = await c.store.txn({
           compare: [{ key, target: 'version', op: '==', value: 0n }],
@@ -207,7 +237,7 @@ export async function benchCas(endpoint: string, opts: WriteBenchOptions = {}): 
         });
         expectSucceeded(res.succeeded, key);
       },
-      async (i) => {
+      rawLowLevel: async (i) => {
         const key = Buffer.from(`${c.root}ll/${i}`);
         const res = await c.raw.kv.txn({
           compare: [{ key, target: 'Version', result: 'Equal', version: 0 }],
@@ -215,12 +245,12 @@ export async function benchCas(endpoint: string, opts: WriteBenchOptions = {}): 
         });
         expectSucceeded(res.succeeded, key.toString());
       },
-      async (i) => {
+      rawBuilder: async (i) => {
         const key = `${c.root}b/${i}`;
         const res = await c.raw.if(key, 'Version', '==', 0).then(c.raw.put(key).value(value)).commit();
         expectSucceeded(res.succeeded, key);
       },
-    );
+    });
   } finally {
     await c.close();
   }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseDaemonHost } from './daemon-address.js';
+import { DEFAULT_DAEMON_HOST, parseDaemonHost } from './daemon-address.js';
 import type { DaemonAddress } from './daemon-address.js';
 import type { DaemonApi } from './daemon-api.js';
 import type { Output } from './output.js';
@@ -16,9 +16,14 @@ export interface CliContext {
  * closes it afterwards so the process can exit. The connection is opened only here, so `--help`
  * and flag errors never need a daemon.
  */
-export async function withDaemon<T>(ctx: CliContext, command: Command, fn: (daemon: DaemonApi) => Promise<T>): Promise<T> {
+export async function withDaemon<T>(
+  ctx: CliContext,
+  command: Command,
+  fn: (daemon: DaemonApi) => Promise<T>,
+): Promise<T> {
   const { host } = command.optsWithGlobals<{ host: string }>();
-  const daemon = ctx.connect(parseDaemonHost(host));
+  // An empty VXMESH_HOST means unset, as an empty DOCKER_HOST does for docker.
+  const daemon = ctx.connect(parseDaemonHost(host || DEFAULT_DAEMON_HOST));
   try {
     return await fn(daemon);
   } finally {

@@ -16,5 +16,8 @@ export function commanderErrorLine(text: string): string {
 }
 
 function oneLine(text: string): string {
-  return text.trim().split(/\s*\n\s*/).join(' ');
+  return text
+    .trim()
+    .split(/\s*\n\s*/)
+    .join(' ');
 }

@@ -32,7 +32,9 @@ export function parseGoDuration(text: string): number {
     if (match === null) {
       const rest = text.slice(start);
       throw new Error(
-        /^\d/.test(rest) ? `missing or unknown unit in "${rest}" (use h, m, s, ms, us or ns)` : `cannot parse "${rest}"`,
+        /^\d/.test(rest)
+          ? `missing or unknown unit in "${rest}" (use h, m, s, ms, us or ns)`
+          : `cannot parse "${rest}"`,
       );
     }
     const [, amount = '', unit = ''] = match;

@@ -2,7 +2,8 @@ const CHUNK = /\d+|\D+/g;
 
 /**
  * Orders strings the way docker sorts `node ls` by hostname (`sortorder.NaturalLess`): runs of
- * digits compare as numbers, everything else by code unit, so "node2" sorts before "node10".
+ * digits compare as numbers and sort before other characters, everything else by code unit, so
+ * "node2" sorts before "node10".
  * @returns negative, zero or positive, for `Array.prototype.sort`.
  */
 export function naturalCompare(a: string, b: string): number {
@@ -14,8 +15,13 @@ export function naturalCompare(a: string, b: string): number {
     if (x === y) {
       continue;
     }
-    const bothDigits = /^\d/.test(x) && /^\d/.test(y);
-    if (bothDigits) {
+    const xDigits = /^\d/.test(x);
+    const yDigits = /^\d/.test(y);
+    if (xDigits !== yDigits) {
+      // Digits sort before any other character, punctuation included.
+      return xDigits ? -1 : 1;
+    }
+    if (xDigits) {
       // Compare by magnitude without Number() so long digit runs cannot lose precision.
       const xs = x.replace(/^0+(?=\d)/, '');
       const ys = y.replace(/^0+(?=\d)/, '');

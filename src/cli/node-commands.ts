@@ -75,7 +75,9 @@ export function addNodeCommands(program: Command, ctx: CliContext): void {
     .alias('list')
     .description('List the nodes of the cluster')
     .option('-q, --quiet', 'only print IDs')
-    .addOption(new Option('--format <format>', 'table, or json for one JSON object per line').choices(['table', 'json']))
+    .addOption(
+      new Option('--format <format>', 'table, or json for one JSON object per line').choices(['table', 'json']),
+    )
     .action(async (opts: ListOptions, command: Command) => {
       const entries = await withDaemon(ctx, command, async (daemon) => {
         const views = await daemon.listNodes();
@@ -105,7 +107,9 @@ export function addNodeCommands(program: Command, ctx: CliContext): void {
             found.push(await daemon.getNode(await resolveRef(daemon, ref)));
           });
         } finally {
-          output.out(opts.pretty ? found.map(formatNodePretty).join('\n') : formatNodeInspect(found.map(dockerNodeJson)));
+          output.out(
+            opts.pretty ? found.map(formatNodePretty).join('\n') : formatNodeInspect(found.map(dockerNodeJson)),
+          );
         }
       });
     });
@@ -141,7 +145,9 @@ export function addNodeCommands(program: Command, ctx: CliContext): void {
           availability: NodeAvailability.NODE_AVAILABILITY_UNSPECIFIED,
         });
         output.out(
-          to === 'manager' ? `Node ${shown} promoted to a manager in the swarm.\n` : `Manager ${shown} demoted in the swarm.\n`,
+          to === 'manager'
+            ? `Node ${shown} promoted to a manager in the swarm.\n`
+            : `Manager ${shown} demoted in the swarm.\n`,
         );
       }),
     );

@@ -51,7 +51,13 @@ export function nodeListEntries(views: readonly NodeRecord[], selfId: string): N
  * spaces otherwise, so IDs stay aligned.
  */
 export function formatNodeTable(entries: readonly NodeListEntry[]): string {
-  const rows = entries.map((e) => [`${e.ID} ${e.Self ? '*' : ' '}`, e.Hostname, e.Status, e.Availability, e.ManagerStatus]);
+  const rows = entries.map((e) => [
+    `${e.ID} ${e.Self ? '*' : ' '}`,
+    e.Hostname,
+    e.Status,
+    e.Availability,
+    e.ManagerStatus,
+  ]);
   return formatTable([NODE_LIST_HEADER, ...rows]);
 }
 

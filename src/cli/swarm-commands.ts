@@ -71,11 +71,31 @@ export function addSwarmCommands(program: Command, ctx: CliContext): void {
     .description('Initialize a cluster with this node as its first manager')
     .option('--advertise-addr <addr[:port]>', 'address other nodes reach this manager on', parseHostPort)
     .option('--listen-addr <addr[:port]>', 'address the cluster API listens on (default 0.0.0.0:2377)', parseHostPort)
-    .option('--data-path-addr <addr>', 'address advertised for VXLAN traffic (default: the advertise address)', parseAddressWithoutPort)
-    .option('--data-path-port <port>', 'VXLAN UDP port for the whole cluster, 1024-49151 (default 4789)', parseDataPathPort)
-    .option('--default-addr-pool <cidr>', 'pool overlay subnets are taken from; repeatable (default 10.0.0.0/8)', parseCidrList)
-    .option('--default-addr-pool-mask-length <n>', 'prefix length of each subnet taken from the pools, 8-29 (default 24)', parsePoolMaskLength)
-    .option('--etcd-endpoints <url[,url...]>', 'etcd cluster to keep state in (default: an embedded store)', parseEtcdEndpoints)
+    .option(
+      '--data-path-addr <addr>',
+      'address advertised for VXLAN traffic (default: the advertise address)',
+      parseAddressWithoutPort,
+    )
+    .option(
+      '--data-path-port <port>',
+      'VXLAN UDP port for the whole cluster, 1024-49151 (default 4789)',
+      parseDataPathPort,
+    )
+    .option(
+      '--default-addr-pool <cidr>',
+      'pool overlay subnets are taken from; repeatable (default 10.0.0.0/8)',
+      parseCidrList,
+    )
+    .option(
+      '--default-addr-pool-mask-length <n>',
+      'prefix length of each subnet taken from the pools, 8-29 (default 24)',
+      parsePoolMaskLength,
+    )
+    .option(
+      '--etcd-endpoints <url[,url...]>',
+      'etcd cluster to keep state in (default: an embedded store)',
+      parseEtcdEndpoints,
+    )
     .option('--cert-expiry <duration>', 'lifetime of node certificates, e.g. 720h (default 2160h)', parseCertExpiry)
     .action(async (opts: SwarmInitOptions, command: Command) => {
       const pools = opts.defaultAddrPool ?? [];
@@ -100,10 +120,22 @@ export function addSwarmCommands(program: Command, ctx: CliContext): void {
     .description('Join a cluster as a worker or manager, as the token says')
     .requiredOption('--token <token>', 'join token from `vxmesh swarm join-token`')
     .option('--advertise-addr <addr[:port]>', 'address other nodes reach this node on', parseHostPort)
-    .option('--data-path-addr <addr>', 'address advertised for VXLAN traffic (default: the advertise address)', parseAddressWithoutPort)
-    .option('--listen-addr <addr[:port]>', 'address to listen on if this node becomes a manager (default 0.0.0.0:2377)', parseHostPort)
-    .addOption(new Option('--availability <state>', 'availability of this node (default active)').choices(AVAILABILITY_NAMES))
-    .addArgument(new Argument('<manager-addr>', 'address of a manager, host[:port] (default port 2377)').argParser(parseHostPort))
+    .option(
+      '--data-path-addr <addr>',
+      'address advertised for VXLAN traffic (default: the advertise address)',
+      parseAddressWithoutPort,
+    )
+    .option(
+      '--listen-addr <addr[:port]>',
+      'address to listen on if this node becomes a manager (default 0.0.0.0:2377)',
+      parseHostPort,
+    )
+    .addOption(
+      new Option('--availability <state>', 'availability of this node (default active)').choices(AVAILABILITY_NAMES),
+    )
+    .addArgument(
+      new Argument('<manager-addr>', 'address of a manager, host[:port] (default port 2377)').argParser(parseHostPort),
+    )
     .action(async (managerAddr: string, opts: SwarmJoinOptions, command: Command) => {
       const res = await withDaemon(ctx, command, (daemon) =>
         daemon.swarmJoin({

@@ -70,7 +70,7 @@ export interface EmbeddedKvStoreOptions {
   readonly maxWatchBufferedEvents?: number;
 }
 
-/** etcd's default `--max-txn-ops`; the etcd backend rejects bigger transactions, so we do too. */
+/** etcd's default `--max-txn-ops`: etcd rejects bigger transactions, so we do too. */
 export const MAX_TXN_OPS = 128;
 
 const DEFAULT_RETENTION = 10_000;

@@ -722,7 +722,7 @@ export class EtcdKvStore implements KvStore {
   ): Promise<Res> {
     return this.#pool
       .withConnection(service, ({ client, metadata }) =>
-        client.getChannel().getConnectivityState(true) === connectivityState.READY
+        client.getChannel().getConnectivityState(false) === connectivityState.READY
           ? this.#invoke<Res>(client, method, request, metadata, signal)
           : this.#whenReady(client, signal).then(() => this.#invoke<Res>(client, method, request, metadata, signal)),
       )

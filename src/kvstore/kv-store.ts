@@ -70,8 +70,9 @@ export interface DeleteResult extends WriteResult {
 export type CompareOp = '==' | '!=' | '<' | '>';
 
 /**
- * A condition of a transaction. A missing key has value empty, version 0, createRevision 0 and
- * modRevision 0, as in etcd: `version == 0n` means "absent".
+ * A condition of a transaction. A missing key has version 0, createRevision 0 and modRevision 0,
+ * as in etcd: `version == 0n` means "absent". A `value` compare on a missing key is false
+ * whatever the operator (etcd's rule), so test existence with `version` first.
  */
 export type Compare =
   | { readonly key: string; readonly target: 'value'; readonly op: CompareOp; readonly value: KvBytes }

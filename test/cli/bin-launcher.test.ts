@@ -46,6 +46,8 @@ describe('bin/vxmesh launcher', () => {
       (e: unknown) => e as { code: number; stderr: string },
     );
     expect(err?.code).toBe(1);
-    expect(err?.stderr).toMatch(/^Error: .*dist\/cli\/vxmesh\.js is missing: run 'npm run build' in .*checkout first\n$/);
+    expect(err?.stderr).toMatch(
+      /^Error: .*dist\/cli\/vxmesh\.js is missing: run 'npm run build' in .*checkout first\n$/,
+    );
   });
 });

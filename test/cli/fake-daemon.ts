@@ -77,8 +77,14 @@ export class FakeDaemon {
     const socketPath = join(dir, 'vxmesh.sock');
     const server = new Server();
     const daemon = new FakeDaemon(server, dir, `unix://${socketPath}`);
-    server.addService(LocalControlService, daemon.implement(LocalControlService, () => daemon.local));
-    server.addService(ClusterControlService, daemon.implement(ClusterControlService, () => daemon.cluster));
+    server.addService(
+      LocalControlService,
+      daemon.implement(LocalControlService, () => daemon.local),
+    );
+    server.addService(
+      ClusterControlService,
+      daemon.implement(ClusterControlService, () => daemon.cluster),
+    );
     await new Promise<void>((resolve, reject) => {
       server.bindAsync(daemon.host, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
     });

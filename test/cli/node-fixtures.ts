@@ -1,4 +1,4 @@
-import type { NodeView } from '../../src/gen/vxmesh/v1/control.js';
+import type { NodeRecord } from '../../src/cli/daemon-api.js';
 import { Node, NodeAvailability, NodeRole, NodeStatus } from '../../src/gen/vxmesh/v1/node.js';
 
 /** IDs shaped like the daemon's (25 base-36 chars). */
@@ -10,7 +10,7 @@ export const WORKER2_ID = '1bcef6utixb0l0ca7gxuivsj0';
 const CREATED = 1_715_899_964_991n;
 
 /** A three-node cluster as the managers would report it: a leader and two workers, one down. */
-export function clusterViews(): NodeView[] {
+export function clusterViews(): NodeRecord[] {
   return [
     {
       node: Node.create({

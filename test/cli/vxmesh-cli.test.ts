@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { VxmeshError } from '../../src/common/errors.js';
+import { UnavailableError, VxmeshError } from '../../src/common/errors.js';
 import type { SwarmInitRequest } from '../../src/gen/vxmesh/v1/control.js';
 import { NodeAvailability, NodeRole } from '../../src/gen/vxmesh/v1/node.js';
 import { FakeDaemon } from './fake-daemon.js';
@@ -17,8 +17,10 @@ interface CliResult {
 
 function vxmesh(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
+    const inherited = { ...process.env };
+    delete inherited['VXMESH_HOST'];
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/vxmesh.ts', ...args], {
-      env: { ...process.env, VXMESH_HOST: '', ...env },
+      env: { ...inherited, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -239,10 +241,20 @@ describe('vxmesh CLI against a fake daemon', () => {
     });
   });
 
+  it('does not blame a missing daemon when the daemon itself answers UNAVAILABLE', async () => {
+    daemon.cluster.getJoinTokens = () => {
+      throw new UnavailableError('the cluster store is unreachable');
+    };
+    const res = await run('swarm', 'join-token', 'worker');
+    expect(res).toEqual({ stdout: '', stderr: 'Error: the cluster store is unreachable\n', code: 1 });
+  });
+
   it('rejects a bad flag value locally, naming the flag, without calling the daemon', async () => {
     const res = await run('swarm', 'init', '--data-path-port', '80');
     expect(res.stdout).toBe('');
-    expect(res.stderr).toMatch(/^Error: option '--data-path-port <port>' argument '80' is invalid\. [^\n]*1024[^\n]*49151[^\n]*\n$/);
+    expect(res.stderr).toMatch(
+      /^Error: option '--data-path-port <port>' argument '80' is invalid\. [^\n]*1024[^\n]*49151[^\n]*\n$/,
+    );
     expect(res.code).not.toBe(0);
     expect(daemon.calls).toEqual([]);
   });

@@ -117,6 +117,16 @@ describe('EmbeddedKvStore crash safety', () => {
           expect(kv.modRevision).toBeLessThanOrEqual(revision);
           expect(Buffer.from(kv.value).toString().startsWith(`${kv.key}|`)).toBe(true);
         }
+        // History agrees with the keys: replaying the last revisions gives what is stored.
+        for await (const ev of store.watch(`r${round}/`, { fromRevision: revision - 50n })) {
+          if (ev.type !== 'put') {
+            throw new Error(`unexpected ${ev.type} event in replay`);
+          }
+          expect((await store.get(ev.kv.key)).kv).toEqual(ev.kv);
+          if (ev.kv.modRevision === revision) {
+            break;
+          }
+        }
       } finally {
         await store.close();
       }

@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { runCommand } from './command.js';
 
 /** Options of {@link startEtcd}; every field has a default fit for tests. */
 export interface StartEtcdOptions {
@@ -16,11 +17,27 @@ export interface StartEtcdOptions {
   readonly startTimeoutMs?: number;
   /** Extra command-line flags, appended after ours (a later flag wins in etcd). */
   readonly extraArgs?: readonly string[];
+  /**
+   * Network namespace to run etcd in (through `ip netns exec`), e.g. a test host's `netns`
+   * (test-hosts.ts); default: the caller's namespace. The caller's
+   * namespace cannot reach an etcd in another one, so its health is then checked by `etcdctl` run
+   * inside that namespace.
+   */
+  readonly netns?: string;
+  /**
+   * IPv4 address (or name) the client URL listens on and advertises; default 127.0.0.1. With
+   * `netns`, usually that host's underlay address, so the other test hosts can reach it. Ports
+   * are still picked by {@link freePort} in the caller's namespace: a fresh test namespace has
+   * nothing listening, so they are free there too. Peers always listen on loopback.
+   */
+  readonly listenHost?: string;
+  /** etcdctl binary for health checks inside `netns`; default `ETCDCTL_BIN` or `etcdctl` on the PATH. */
+  readonly etcdctlBinary?: string;
 }
 
 /** A running etcd owned by the test process. */
 export interface EtcdServer {
-  /** Client URL, e.g. `http://127.0.0.1:40123`. */
+  /** Client URL, e.g. `http://127.0.0.1:40123` (or `http://<listenHost>:<port>`). */
   readonly endpoint: string;
   /** etcd's data directory, inside a temporary directory that `stop()` removes. */
   readonly dataDir: string;
@@ -128,16 +145,18 @@ export async function freePort(): Promise<number> {
  * The etcd process is started through `sh`, which first forks a watchdog and then `exec`s etcd,
  * so etcd keeps the pid we spawned. The watchdog reads the pipe on our stdin: EOF without a
  * preceding "stop" line means the test process died (even by SIGKILL), and it kills etcd.
+ * Usage: `sh -c WATCHDOG <name> <cmd> <args…>` with stdin a pipe the test process keeps open;
+ * write "stop\n" to it before a planned stop. Also used for vxmeshd (vxmeshd-harness.ts).
  */
-const WATCHDOG = [
+export const WATCHDOG = [
   'exec 3<&0',
   '(while read -r line; do [ "$line" = stop ] && exit 0; done; kill -KILL $$ 2>/dev/null) <&3 &',
   'exec "$@"',
 ].join('\n');
 
 /**
- * Starts a single-member etcd on free loopback ports with a throwaway data directory, and
- * resolves once `/health` reports healthy. Settings favour speed over durability: a short
+ * Starts a single-member etcd on free loopback ports (or, with `netns`, inside that namespace
+ * on `listenHost`) with a throwaway data directory, and resolves once it reports healthy. Settings favour speed over durability: a short
  * heartbeat (so 1 s leases are granted as 1 s) and no snapshots. etcd 3.4 has no
  * `--unsafe-no-fsync`, so it is not used.
  *
@@ -157,7 +176,8 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
   const name = 'vxmesh-test';
   const clientPort = await freePort();
   const peerPort = await freePort();
-  const endpoint = `http://127.0.0.1:${clientPort}`;
+  const listenHost = opts.listenHost ?? '127.0.0.1';
+  const endpoint = `http://${listenHost}:${clientPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
   const args = [
     `--name=${name}`,
@@ -193,9 +213,10 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
   let stopped = false;
 
   const spawnEtcd = (): ChildProcess => {
-    const child = spawn('sh', ['-c', WATCHDOG, 'etcd-watchdog', binary, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const command = ['sh', '-c', WATCHDOG, 'etcd-watchdog', binary, ...args];
+    // `ip netns exec` execs its command, so the pid is still etcd's after sh execs it.
+    const [file = 'sh', ...rest] = opts.netns === undefined ? command : ['ip', 'netns', 'exec', opts.netns, ...command];
+    const child = spawn(file, rest, { stdio: ['pipe', 'pipe', 'pipe'] });
     child.stdout?.on('data', appendLog);
     child.stderr?.on('data', appendLog);
     // The pipe breaks when etcd dies first; that is expected and must not crash the test process.
@@ -233,6 +254,22 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
     }
   };
 
+  const etcdctl = opts.etcdctlBinary ?? process.env['ETCDCTL_BIN'] ?? 'etcdctl';
+  /** Undefined when healthy, otherwise what is wrong. */
+  const checkHealth = async (): Promise<string | undefined> => {
+    if (opts.netns === undefined) {
+      const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+      const body = (await res.json()) as { health?: unknown };
+      return body.health === 'true' ? undefined : `health ${JSON.stringify(body)}`;
+    }
+    const probe = ['--endpoints', endpoint, '--dial-timeout=1s', '--command-timeout=1s', 'endpoint', 'health'];
+    const res = await runCommand('ip', ['netns', 'exec', opts.netns, etcdctl, ...probe], {
+      check: false,
+      signal: AbortSignal.timeout(3000),
+    });
+    return res.exitCode === 0 ? undefined : (res.stderr.trim() || res.stdout.trim() || `etcdctl exited ${res.exitCode}`);
+  };
+
   const waitHealthy = async (child: ChildProcess): Promise<void> => {
     const deadline = Date.now() + startTimeoutMs;
     let lastProblem = 'no answer yet';
@@ -244,12 +281,11 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
         );
       }
       try {
-        const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
-        const body = (await res.json()) as { health?: unknown };
-        if (body.health === 'true') {
+        const problem = await checkHealth();
+        if (problem === undefined) {
           return;
         }
-        lastProblem = `health ${JSON.stringify(body)}`;
+        lastProblem = problem;
       } catch (err) {
         lastProblem = err instanceof Error ? err.message : String(err);
       }

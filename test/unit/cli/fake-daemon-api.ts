@@ -1,0 +1,145 @@
+import type { DaemonApi, NodeRecord } from '../../../src/cli/daemon-api.js';
+import type { Output } from '../../../src/cli/output.js';
+import { NotFoundError, VxmeshError } from '../../../src/common/errors.js';
+import type {
+  InfoResponse,
+  JoinTokens,
+  SwarmInitRequest,
+  SwarmInitResponse,
+  SwarmJoinRequest,
+  SwarmJoinResponse,
+  UpdateNodeRequest,
+} from '../../../src/gen/vxmesh/v1/control.js';
+import { NodeAvailability, NodeRole } from '../../../src/gen/vxmesh/v1/node.js';
+
+/** Runs `fn` as a daemon call would: a throw becomes a rejection. */
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+/** Output kept in memory. */
+export class MemoryOutput implements Output {
+  stdout = '';
+  stderr = '';
+  out(text: string): void {
+    this.stdout += text;
+  }
+  err(text: string): void {
+    this.stderr += text;
+  }
+}
+
+/**
+ * An in-memory manager: nodes resolve by ID, unique prefix or hostname like the daemon's
+ * registry, and every call is recorded by name.
+ */
+export class FakeDaemonApi implements DaemonApi {
+  readonly calls: string[] = [];
+  readonly nodes: Map<string, NodeRecord>;
+  tokens: JoinTokens = { worker: 'SWMTKN-1-w', manager: 'SWMTKN-1-m' };
+  infoResponse: InfoResponse;
+  closed = false;
+
+  constructor(nodes: readonly NodeRecord[], selfId: string) {
+    this.nodes = new Map(nodes.map((n) => [n.node.id, n]));
+    this.infoResponse = {
+      localNodeState: 'active',
+      nodeId: selfId,
+      clusterId: 'c1',
+      role: NodeRole.NODE_ROLE_MANAGER,
+      managerAddrs: ['10.0.0.10:2377'],
+      sessionState: 'connected',
+      lastError: '',
+      certNotAfter: '',
+    };
+  }
+
+  private resolve(ref: string): NodeRecord {
+    const all = [...this.nodes.values()];
+    const exact = this.nodes.get(ref);
+    const matches = exact ? [exact] : all.filter((n) => n.node.id.startsWith(ref) || n.node.hostname === ref);
+    if (matches.length !== 1 || matches[0] === undefined) {
+      throw new NotFoundError('node', ref);
+    }
+    return matches[0];
+  }
+
+  swarmInit(_request: SwarmInitRequest): Promise<SwarmInitResponse> {
+    this.calls.push('swarmInit');
+    return Promise.resolve({ nodeId: 'n1', workerJoinCommand: 'w', managerJoinCommand: 'm' });
+  }
+
+  swarmJoin(_request: SwarmJoinRequest): Promise<SwarmJoinResponse> {
+    this.calls.push('swarmJoin');
+    return Promise.resolve({ nodeId: 'n2', role: NodeRole.NODE_ROLE_MANAGER });
+  }
+
+  swarmLeave(force: boolean): Promise<void> {
+    this.calls.push(`swarmLeave force=${force}`);
+    return Promise.resolve();
+  }
+
+  info(): Promise<InfoResponse> {
+    this.calls.push('info');
+    return Promise.resolve(this.infoResponse);
+  }
+
+  listNodes(): Promise<NodeRecord[]> {
+    this.calls.push('listNodes');
+    return Promise.resolve([...this.nodes.values()]);
+  }
+
+  getNode(ref: string): Promise<NodeRecord> {
+    this.calls.push(`getNode ${ref}`);
+    return settle(() => this.resolve(ref));
+  }
+
+  updateNode(request: UpdateNodeRequest): Promise<NodeRecord> {
+    this.calls.push(`updateNode ${request.ref} role=${request.role} availability=${request.availability}`);
+    return settle(() => this.update(request));
+  }
+
+  private update(request: UpdateNodeRequest): NodeRecord {
+    const current = this.resolve(request.ref);
+    const node = {
+      ...current.node,
+      role: request.role === NodeRole.NODE_ROLE_UNSPECIFIED ? current.node.role : request.role,
+      availability:
+        request.availability === NodeAvailability.NODE_AVAILABILITY_UNSPECIFIED
+          ? current.node.availability
+          : request.availability,
+    };
+    const updated = { ...current, node };
+    this.nodes.set(node.id, updated);
+    return updated;
+  }
+
+  removeNode(ref: string, force: boolean): Promise<void> {
+    this.calls.push(`removeNode ${ref} force=${force}`);
+    return settle(() => {
+      const target = this.resolve(ref);
+      if (target.node.role === NodeRole.NODE_ROLE_MANAGER) {
+        throw new VxmeshError('FAILED_PRECONDITION', `node ${target.node.id} is a cluster manager`);
+      }
+      this.nodes.delete(target.node.id);
+    });
+  }
+
+  getJoinTokens(): Promise<JoinTokens> {
+    this.calls.push('getJoinTokens');
+    return Promise.resolve(this.tokens);
+  }
+
+  rotateJoinToken(role: NodeRole): Promise<JoinTokens> {
+    this.calls.push(`rotateJoinToken ${role}`);
+    return Promise.resolve(this.tokens);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
