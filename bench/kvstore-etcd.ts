@@ -257,22 +257,34 @@ export async function benchCas(endpoint: string, opts: WriteBenchOptions = {}): 
 }
 
 /** Sequential puts, 10,000 by default. */
-export async function benchSequentialPuts(endpoint: string, opts: WriteBenchOptions = {}): Promise<ThroughputComparison> {
+export async function benchSequentialPuts(
+  endpoint: string,
+  opts: WriteBenchOptions = {},
+): Promise<ThroughputComparison> {
   return await benchPuts(endpoint, { ...opts, inFlight: 1 });
 }
 
 /** Puts with 64 in flight (or `opts.inFlight`). */
-export async function benchConcurrentPuts(endpoint: string, opts: WriteBenchOptions = {}): Promise<ThroughputComparison> {
+export async function benchConcurrentPuts(
+  endpoint: string,
+  opts: WriteBenchOptions = {},
+): Promise<ThroughputComparison> {
   return await benchPuts(endpoint, { ...opts, inFlight: opts.inFlight ?? 64 });
 }
 
 /** Sequential create-if-absent transactions. */
-export async function benchSequentialCas(endpoint: string, opts: WriteBenchOptions = {}): Promise<ThroughputComparison> {
+export async function benchSequentialCas(
+  endpoint: string,
+  opts: WriteBenchOptions = {},
+): Promise<ThroughputComparison> {
   return await benchCas(endpoint, { ...opts, inFlight: 1 });
 }
 
 /** Create-if-absent transactions with 64 in flight (or `opts.inFlight`). */
-export async function benchConcurrentCas(endpoint: string, opts: WriteBenchOptions = {}): Promise<ThroughputComparison> {
+export async function benchConcurrentCas(
+  endpoint: string,
+  opts: WriteBenchOptions = {},
+): Promise<ThroughputComparison> {
   return await benchCas(endpoint, { ...opts, inFlight: opts.inFlight ?? 64 });
 }
 

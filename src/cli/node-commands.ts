@@ -65,6 +65,12 @@ async function forEachRef(refs: readonly string[], fn: (ref: string) => Promise<
   }
 }
 
+/** Whether every failure in `err` (one error or an AggregateError) is a node that does not exist. */
+function onlyNotFound(err: unknown): boolean {
+  const errors = err instanceof AggregateError ? (err.errors as unknown[]) : [err];
+  return errors.every((e) => e instanceof VxmeshError && e.code === 'NOT_FOUND');
+}
+
 /** Adds `node ls|inspect|rm|promote|demote|update`. */
 export function addNodeCommands(program: Command, ctx: CliContext): void {
   const { output } = ctx;
@@ -101,15 +107,23 @@ export function addNodeCommands(program: Command, ctx: CliContext): void {
     .action(async (refs: string[], opts: InspectOptions, command: Command) => {
       await withDaemon(ctx, command, async (daemon) => {
         const found: NodeRecord[] = [];
-        // Print what was found even when some refs fail, then fail: as `docker node inspect`.
+        let failure: { readonly err: unknown } | undefined;
         try {
           await forEachRef(refs, async (ref) => {
             found.push(await daemon.getNode(await resolveRef(daemon, ref)));
           });
-        } finally {
+        } catch (err) {
+          failure = { err };
+        }
+        // Like `docker node inspect`: print what was found (even "[]" for unknown nodes), then
+        // fail; but print nothing when the daemon itself failed and nothing was found.
+        if (failure === undefined || found.length > 0 || onlyNotFound(failure.err)) {
           output.out(
             opts.pretty ? found.map(formatNodePretty).join('\n') : formatNodeInspect(found.map(dockerNodeJson)),
           );
+        }
+        if (failure !== undefined) {
+          throw failure.err;
         }
       });
     });

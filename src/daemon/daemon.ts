@@ -12,9 +12,8 @@ import { unaryHandler } from '../common/rpc/server-handlers.js';
 import { certificateIdentity } from '../common/tls/certificate-identity.js';
 import type { TlsIdentity } from '../common/tls/mutable-certificate-provider.js';
 import type { Clock } from '../common/clock.js';
-import { EmbeddedKvStore } from '../kvstore/kv-store-embedded.js';
-import { EtcdKvStore } from '../kvstore/kv-store-etcd.js';
-import type { KvStore } from '../kvstore/kv-store.js';
+import { EmbeddedKvStore, EtcdKvStore } from '../kvstore/index.js';
+import type { KvStore } from '../kvstore/index.js';
 import { ClusterControlService, LocalControlService } from '../gen/vxmesh/v1/control.js';
 import type {
   ClusterControlServer,
@@ -242,13 +241,21 @@ export class Daemon implements AsyncDisposable {
     if (this.#state) {
       throw new VxmeshError('FAILED_PRECONDITION', ALREADY_MEMBER);
     }
-    const listen = parseHostPort(req.listenAddr || `0.0.0.0:${DEFAULT_CLUSTER_PORT}`, DEFAULT_CLUSTER_PORT, 'listen-addr');
+    const listen = parseHostPort(
+      req.listenAddr || `0.0.0.0:${DEFAULT_CLUSTER_PORT}`,
+      DEFAULT_CLUSTER_PORT,
+      'listen-addr',
+    );
     const advertise: HostPort = req.advertiseAddr
       ? parseHostPort(req.advertiseAddr, listen.port, 'advertise-addr')
-      : { host: listen.host === '0.0.0.0' || listen.host === '::' ? soleHostAddress() : listen.host, port: listen.port };
+      : {
+          host: listen.host === '0.0.0.0' || listen.host === '::' ? soleHostAddress() : listen.host,
+          port: listen.port,
+        };
     const dataPathAddr = req.dataPathAddr ? parseIp(req.dataPathAddr, 'data-path-addr') : advertise.host;
     const etcdEndpoints = checkEtcdEndpoints(req.etcdEndpoints);
-    const location: StoreLocation = etcdEndpoints.length > 0 ? { kind: 'etcd', endpoints: etcdEndpoints } : { kind: 'embedded' };
+    const location: StoreLocation =
+      etcdEndpoints.length > 0 ? { kind: 'etcd', endpoints: etcdEndpoints } : { kind: 'embedded' };
     const store = await this.#openStore(location);
     let init;
     try {
@@ -304,7 +311,11 @@ export class Daemon implements AsyncDisposable {
       throw new VxmeshError('FAILED_PRECONDITION', ALREADY_MEMBER);
     }
     const remote = parseHostPort(req.remoteAddr, DEFAULT_CLUSTER_PORT, 'remote-addr');
-    const listen = parseHostPort(req.listenAddr || `0.0.0.0:${DEFAULT_CLUSTER_PORT}`, DEFAULT_CLUSTER_PORT, 'listen-addr');
+    const listen = parseHostPort(
+      req.listenAddr || `0.0.0.0:${DEFAULT_CLUSTER_PORT}`,
+      DEFAULT_CLUSTER_PORT,
+      'listen-addr',
+    );
     const advertise: HostPort = req.advertiseAddr
       ? parseHostPort(req.advertiseAddr, listen.port, 'advertise-addr')
       : { host: await localAddressToward(remote), port: listen.port };
@@ -407,7 +418,9 @@ export class Daemon implements AsyncDisposable {
           if (target) {
             target(call, callback);
           } else {
-            callback(toServiceError(new VxmeshError('FAILED_PRECONDITION', this.#state ? NOT_A_MANAGER : NOT_A_MEMBER)));
+            callback(
+              toServiceError(new VxmeshError('FAILED_PRECONDITION', this.#state ? NOT_A_MANAGER : NOT_A_MEMBER)),
+            );
           }
         };
         return [name, handler as UntypedHandleCall];

@@ -4,7 +4,8 @@ import { InternalError } from '../common/errors.js';
 import type { TlsIdentity } from '../common/tls/mutable-certificate-provider.js';
 
 /** Where a member's state lives: which store managers use. */
-export type StoreLocation = { readonly kind: 'embedded' } | { readonly kind: 'etcd'; readonly endpoints: readonly string[] };
+export type StoreLocation =
+  { readonly kind: 'embedded' } | { readonly kind: 'etcd'; readonly endpoints: readonly string[] };
 
 /** What a node must remember across restarts to rejoin its cluster without help. */
 export interface NodeState {
@@ -94,7 +95,11 @@ export class NodeStateFiles {
   /** CA, certificate and key in one file, replaced atomically, so they can never disagree after a crash. */
   async saveIdentity(identity: TlsIdentity): Promise<void> {
     const { caPem, certPem, keyPem } = identity;
-    await this.#writeAtomic(this.#path('certificates/node-identity.json'), JSON.stringify({ caPem, certPem, keyPem }), 0o600);
+    await this.#writeAtomic(
+      this.#path('certificates/node-identity.json'),
+      JSON.stringify({ caPem, certPem, keyPem }),
+      0o600,
+    );
   }
 
   /** Forgets the cluster: state, certificates and the embedded store. */

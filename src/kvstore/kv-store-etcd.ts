@@ -221,6 +221,15 @@ function max(a: bigint, b: bigint): bigint {
   return a > b ? a : b;
 }
 
+/**
+ * gRPC throws synchronously when a call starts on a channel that etcd3 just closed to reset the
+ * host after a failure; to the caller that is the same as a dropped connection.
+ */
+function shutDown(err: unknown): GrpcStatusError {
+  const detail = err instanceof Error ? err.message : String(err);
+  return new GrpcStatusError(GrpcStatus.UNAVAILABLE, `channel closed: ${detail}`, { cause: err });
+}
+
 function statusOf(err: Error): { code: number; details: string } | undefined {
   const candidate = err as Partial<ServiceError>;
   return typeof candidate.code === 'number' && typeof candidate.details === 'string'
@@ -264,7 +273,11 @@ export function toVxmeshError(err: unknown, ctx: EtcdErrorContext = {}): VxmeshE
     return new VxmeshError('FAILED_PRECONDITION', `the ${revision} has been compacted`, options);
   }
   if (text.includes('required revision is a future revision')) {
-    return new InvalidArgumentError('revision', `${ctx.revision ?? 'requested revision'} is newer than the store`, options);
+    return new InvalidArgumentError(
+      'revision',
+      `${ctx.revision ?? 'requested revision'} is newer than the store`,
+      options,
+    );
   }
   if (text.includes('database space exceeded')) {
     return new VxmeshError('EXHAUSTED', 'etcd is out of space (NOSPACE alarm); compact and defragment it', options);
@@ -388,7 +401,6 @@ export class EtcdKvStore implements KvStore {
   readonly #nsBytes: number;
   readonly #dialTimeoutMs: number;
   readonly #clock: Clock;
-  readonly #endpoints: string;
   #closed = false;
   /** Cancels every in-flight call and stream; run by `close()`. */
   readonly #inflight = new Set<() => void>();
@@ -422,7 +434,6 @@ export class EtcdKvStore implements KvStore {
     }
     this.#dialTimeoutMs = dialTimeoutMs;
     this.#clock = opts.clock ?? systemClock;
-    this.#endpoints = opts.endpoints.join(',');
 
     const grpcOptions: ChannelOptions = {
       // Detect a dead connection under a long-lived watch; etcd accepts pings every 5 s or slower.
@@ -744,18 +755,24 @@ export class EtcdKvStore implements KvStore {
         reject(new InternalError(`etcd client has no method ${method}`));
         return;
       }
-      const call: ClientUnaryCall = stub.call(client, request, metadata, {}, (err, response) => {
-        this.#inflight.delete(cancel);
-        signal?.removeEventListener('abort', cancel);
-        if (err === null) {
-          resolve(response as Res);
-        } else if (signal?.aborted || this.#closed) {
-          // Not a gRPC failure: settled by `#failure`, and must not look recoverable to etcd3.
-          reject(new ClosedError('etcd call'));
-        } else {
-          reject(new GrpcStatusError(err.code, err.details, { cause: err }));
-        }
-      });
+      let call: ClientUnaryCall;
+      try {
+        call = stub.call(client, request, metadata, {}, (err, response) => {
+          this.#inflight.delete(cancel);
+          signal?.removeEventListener('abort', cancel);
+          if (err === null) {
+            resolve(response as Res);
+          } else if (signal?.aborted || this.#closed) {
+            // Not a gRPC failure: settled by `#failure`, and must not look recoverable to etcd3.
+            reject(new ClosedError('etcd call'));
+          } else {
+            reject(new GrpcStatusError(err.code, err.details, { cause: err }));
+          }
+        });
+      } catch (err) {
+        reject(shutDown(err));
+        return;
+      }
       const cancel = (): void => call.cancel();
       this.#inflight.add(cancel);
       signal?.addEventListener('abort', cancel, { once: true });
@@ -779,7 +796,7 @@ export class EtcdKvStore implements KvStore {
           return;
         }
         const unavailable = new UnavailableError(
-          `cannot connect to etcd at ${this.#endpoints} within ${this.#dialTimeoutMs} ms`,
+          `cannot connect to etcd at ${client.getChannel().getTarget()} within ${this.#dialTimeoutMs} ms`,
           { cause: err },
         );
         reject(Object.assign(unavailable, { [RecoverableError]: true }));
@@ -792,7 +809,12 @@ export class EtcdKvStore implements KvStore {
     if (stub === undefined) {
       throw new InternalError(`etcd client has no stream ${method}`);
     }
-    const stream = stub.call(client, metadata, {});
+    let stream: ClientDuplexStream<unknown, unknown>;
+    try {
+      stream = stub.call(client, metadata, {});
+    } catch (err) {
+      throw shutDown(err);
+    }
     // Errors are read through StreamInbox or the caller's listener; this one only guarantees an
     // 'error' emitted after we stopped listening never becomes an uncaught exception.
     stream.on('error', () => undefined);
@@ -1012,7 +1034,10 @@ export class EtcdKvStore implements KvStore {
           return 'aborted';
         }
         if (got.kind === 'end') {
-          return this.#streamFailure(got.error ?? new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'watch stream ended'), signal);
+          return this.#streamFailure(
+            got.error ?? new GrpcStatusError(GrpcStatus.UNAVAILABLE, 'watch stream ended'),
+            signal,
+          );
         }
         const res = got.item;
         const headerRevision = BigInt(res.header.revision);
@@ -1136,7 +1161,10 @@ export class EtcdKvStore implements KvStore {
         return { key, result, target: 'Mod', mod_revision: c.value.toString() };
       }
       default: {
-        throw new InvalidArgumentError(`compare[${i}].target`, `${String((c as { target: unknown }).target)} is unknown`);
+        throw new InvalidArgumentError(
+          `compare[${i}].target`,
+          `${String((c as { target: unknown }).target)} is unknown`,
+        );
       }
     }
   }

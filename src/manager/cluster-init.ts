@@ -4,7 +4,7 @@ import { parsePort } from '../common/net/host-port.js';
 import { generateKeyAndCsr } from '../common/tls/key-pair.js';
 import type { Clock } from '../common/clock.js';
 import type { TlsIdentity } from '../common/tls/mutable-certificate-provider.js';
-import type { KvStore } from '../kvstore/kv-store.js';
+import type { KvStore } from '../kvstore/index.js';
 import type { Cluster } from '../gen/vxmesh/v1/cluster.js';
 import type { JoinTokens } from '../gen/vxmesh/v1/control.js';
 import { NodeAvailability, NodeRole, NodeStatus } from '../gen/vxmesh/v1/node.js';
@@ -66,7 +66,10 @@ function checkPools(pools: readonly string[], maskLength: number): string[] {
     }
     const network = ipaddr.IPv4.networkAddressFromCIDR(pool).toString();
     if (network !== addr.toString()) {
-      throw new InvalidArgumentError('default-addr-pool', `${pool} has host bits set (network is ${network}/${prefix})`);
+      throw new InvalidArgumentError(
+        'default-addr-pool',
+        `${pool} has host bits set (network is ${network}/${prefix})`,
+      );
     }
     return `${network}/${prefix}`;
   });

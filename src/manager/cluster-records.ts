@@ -1,5 +1,5 @@
 import { InternalError, VxmeshError } from '../common/errors.js';
-import type { KvStore } from '../kvstore/kv-store.js';
+import type { KvStore } from '../kvstore/index.js';
 import { CaSecret, Cluster } from '../gen/vxmesh/v1/cluster.js';
 import { JoinTokens } from '../gen/vxmesh/v1/control.js';
 import { Node } from '../gen/vxmesh/v1/node.js';

@@ -7,7 +7,7 @@ import type { Authorize } from '../common/rpc/server-handlers.js';
 import { MutableCertificateProvider } from '../common/tls/mutable-certificate-provider.js';
 import type { TlsIdentity } from '../common/tls/mutable-certificate-provider.js';
 import type { Clock } from '../common/clock.js';
-import type { KvStore } from '../kvstore/kv-store.js';
+import type { KvStore } from '../kvstore/index.js';
 import { CertificateAuthorityService } from '../gen/vxmesh/v1/ca.js';
 import type { Cluster } from '../gen/vxmesh/v1/cluster.js';
 import { ClusterControlService } from '../gen/vxmesh/v1/control.js';
@@ -59,7 +59,10 @@ export class Manager implements AsyncDisposable {
       heartbeatPeriodMs: cluster.heartbeatPeriodMs,
       authorize,
     });
-    server.addService(CertificateAuthorityService, certificateAuthorityServer({ store: opts.store, registry, clock: opts.clock, authorize }));
+    server.addService(
+      CertificateAuthorityService,
+      certificateAuthorityServer({ store: opts.store, registry, clock: opts.clock, authorize }),
+    );
     server.addService(DispatcherService, this.dispatcher.server);
     server.addService(ClusterControlService, this.clusterControl(authorize(['manager'])));
     server.addService(HealthService, {
@@ -108,7 +111,10 @@ export class Manager implements AsyncDisposable {
 
   /** The cluster-control handlers under a given authorization (manager certs, or the local socket). */
   clusterControl(authorize: Authorize): ClusterControlServer {
-    return clusterControlServer({ store: this.#opts.store, registry: this.registry, leaderId: () => this.#opts.nodeId }, authorize);
+    return clusterControlServer(
+      { store: this.#opts.store, registry: this.registry, leaderId: () => this.#opts.nodeId },
+      authorize,
+    );
   }
 
   /** Serves a renewed certificate from now on. */

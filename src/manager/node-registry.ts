@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { NotFoundError, VxmeshError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import type { Clock } from '../common/clock.js';
-import type { KvStore } from '../kvstore/kv-store.js';
-import { Node, NodeRole, NodeStatus } from '../gen/vxmesh/v1/node.js';
+import type { KvStore } from '../kvstore/index.js';
+import type { NodeStatus } from '../gen/vxmesh/v1/node.js';
+import { Node, NodeRole } from '../gen/vxmesh/v1/node.js';
 import { encodeMessage } from './store/message-codec.js';
 import { storeKeys } from './store/store-keys.js';
 
@@ -15,11 +16,14 @@ export interface StoredNode {
   readonly modRevision: bigint;
 }
 
-export type NodeChange = { readonly type: 'put'; readonly node: Node } | { readonly type: 'removed'; readonly id: string };
+export type NodeChange =
+  { readonly type: 'put'; readonly node: Node } | { readonly type: 'removed'; readonly id: string };
 
 /** 128 random bits in base 36, 25 characters: the shape of Swarm's IDs. */
 export function newObjectId(): string {
-  return BigInt(`0x${randomBytes(16).toString('hex')}`).toString(36).padStart(25, '0');
+  return BigInt(`0x${randomBytes(16).toString('hex')}`)
+    .toString(36)
+    .padStart(25, '0');
 }
 
 const MAX_CAS_ATTEMPTS = 50;

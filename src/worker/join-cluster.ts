@@ -44,9 +44,8 @@ export async function joinCluster(req: JoinRequest): Promise<JoinResult> {
   const untrusted = new CertificateAuthorityClient(target, untrustedCredentials(), clusterChannelOptions);
   let caPem: string;
   try {
-    caPem = (
-      await callUnary(untrusted.getRootCaCertificate.bind(untrusted), {}, `fetch the CA from ${target}`, opts)
-    ).certificatePem;
+    caPem = (await callUnary(untrusted.getRootCaCertificate.bind(untrusted), {}, `fetch the CA from ${target}`, opts))
+      .certificatePem;
   } finally {
     untrusted.close();
   }

@@ -33,18 +33,23 @@ describe('cluster port authorization', () => {
     const otherDigest = '0'.repeat(49) + '1';
     await expect(join(`SWMTKN-1-${otherDigest}-${secret}`)).rejects.toThrow(/does not match the join token's digest/);
     await expect(join('SWMTKN-1-abc')).rejects.toThrow(/invalid token: has 3 parts/);
-    await expect(join(`SWMTKN-1-${token.split('-')[2] ?? ''}-${'0'.repeat(25)}`)).rejects.toThrow(/invalid or has been rotated/);
+    await expect(join(`SWMTKN-1-${token.split('-')[2] ?? ''}-${'0'.repeat(25)}`)).rejects.toThrow(
+      /invalid or has been rotated/,
+    );
     await callUnary(m.cluster.rotateJoinToken.bind(m.cluster), { role: NodeRole.NODE_ROLE_WORKER }, 'rotate');
     await expect(join(token)).rejects.toThrow(/invalid or has been rotated/);
     expect(await nodeCount()).toBe(2);
 
     // A worker's own certificate does not open manager-only methods.
-    const workerControl = new ClusterControlClient(m.addr, mutualTlsCredentials(await w.identity()), clusterChannelOptions);
+    const workerControl = new ClusterControlClient(
+      m.addr,
+      mutualTlsCredentials(await w.identity()),
+      clusterChannelOptions,
+    );
     try {
-      await expect(callUnary(workerControl.listNodes.bind(workerControl), {}, 'ls')).rejects.toMatchObject({
-        code: 'PERMISSION_DENIED',
-        message: expect.stringMatching(/ListNodes is not allowed for a worker node/),
-      });
+      const denied = callUnary(workerControl.listNodes.bind(workerControl), {}, 'ls');
+      await expect(denied).rejects.toMatchObject({ code: 'PERMISSION_DENIED' });
+      await expect(denied).rejects.toThrow(/ListNodes is not allowed for a worker node/);
     } finally {
       workerControl.close();
     }
@@ -55,7 +60,9 @@ describe('cluster port authorization', () => {
     const foreign = { ...(await other.identity()), caPem: (await m.identity()).caPem };
     const foreignDispatcher = new DispatcherClient(m.addr, mutualTlsCredentials(foreign), clusterChannelOptions);
     try {
-      await expect(callUnary(foreignDispatcher.heartbeat.bind(foreignDispatcher), { sessionId: 'x' }, 'heartbeat')).rejects.toMatchObject({
+      await expect(
+        callUnary(foreignDispatcher.heartbeat.bind(foreignDispatcher), { sessionId: 'x' }, 'heartbeat'),
+      ).rejects.toMatchObject({
         code: 'UNAUTHENTICATED',
       });
     } finally {

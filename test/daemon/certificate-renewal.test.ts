@@ -27,10 +27,11 @@ describe('node certificate renewal (injected clock)', () => {
     // Step through the window in 6-minute jumps; the renewal lands in the step where it was due.
     const step = 0.1 * HOUR;
     let renewedBy = 0;
-    for (let elapsed = 4.9 * HOUR; elapsed < 8.2 * HOUR && renewedBy === 0; ) {
+    for (let elapsed = 4.9 * HOUR; elapsed < 8.2 * HOUR && renewedBy === 0;) {
       await clock.jump(step);
       elapsed += step;
-      const changed = async (): Promise<boolean> => certificateIdentity((await w.identity()).certPem).serial !== first.serial;
+      const changed = async (): Promise<boolean> =>
+        certificateIdentity((await w.identity()).certPem).serial !== first.serial;
       await waitUntil(changed, 300).then(
         () => (renewedBy = elapsed),
         () => undefined,

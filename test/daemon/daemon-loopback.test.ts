@@ -13,7 +13,9 @@ describe('daemon on loopback', () => {
     await c.join(w, token, m);
 
     const ls = () => callUnary(m.cluster.listNodes.bind(m.cluster), {}, 'ls');
-    await waitUntil(async () => (await ls()).nodes.filter((n) => n.node?.status === NodeStatus.NODE_STATUS_READY).length === 2);
+    await waitUntil(
+      async () => (await ls()).nodes.filter((n) => n.node?.status === NodeStatus.NODE_STATUS_READY).length === 2,
+    );
     expect((await ls()).nodes.map((n) => [n.node?.hostname, n.node?.status, n.leader]).sort()).toEqual([
       ['mgr', NodeStatus.NODE_STATUS_READY, true],
       ['wrk', NodeStatus.NODE_STATUS_READY, false],
@@ -21,9 +23,15 @@ describe('daemon on loopback', () => {
 
     await expect(callUnary(w.cluster.listNodes.bind(w.cluster), {}, 'ls')).rejects.toThrow(/not a swarm manager/);
     await expect(
-      callUnary(m.cluster.updateNode.bind(m.cluster), { ref: 'wrk', role: NodeRole.NODE_ROLE_MANAGER, availability: 0 }, 'promote'),
+      callUnary(
+        m.cluster.updateNode.bind(m.cluster),
+        { ref: 'wrk', role: NodeRole.NODE_ROLE_MANAGER, availability: 0 },
+        'promote',
+      ),
     ).rejects.toThrow(/embedded store/);
-    await expect(callUnary(m.cluster.removeNode.bind(m.cluster), { ref: 'wrk', force: false }, 'rm')).rejects.toThrow(/not down/);
+    await expect(callUnary(m.cluster.removeNode.bind(m.cluster), { ref: 'wrk', force: false }, 'rm')).rejects.toThrow(
+      /not down/,
+    );
     await callUnary(m.cluster.removeNode.bind(m.cluster), { ref: 'wrk', force: true }, 'rm');
     await waitUntil(() => w.daemon.info().sessionState === 'disconnected', 10_000, 'session closed');
     expect(w.daemon.info().lastError).toMatch(/removed from the cluster/);

@@ -206,7 +206,7 @@ export function describeKvStoreContract(name: string, factory: KvStoreFactory): 
       const incrementsEach = 4;
       const writer = async (): Promise<number> => {
         let conflicts = 0;
-        for (let done = 0; done < incrementsEach; ) {
+        for (let done = 0; done < incrementsEach;) {
           if (conflicts > 2000) {
             throw new Error('too many conflicts: CAS is not making progress');
           }
@@ -325,7 +325,13 @@ export function describeKvStoreContract(name: string, factory: KvStoreFactory): 
         store.get(''),
         store.delete(''),
         store.txn({ compare: [], success: [{ type: 'put', key: 'size/big', value: big }] }),
-        store.txn({ compare: [], success: [{ type: 'put', key: 'size/ok', value: 'x' }, { type: 'put', key: '', value: 'x' }] }),
+        store.txn({
+          compare: [],
+          success: [
+            { type: 'put', key: 'size/ok', value: 'x' },
+            { type: 'put', key: '', value: 'x' },
+          ],
+        }),
         store.grantLease(0),
       ];
       for (const p of rejections) {

@@ -267,7 +267,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
       check: false,
       signal: AbortSignal.timeout(3000),
     });
-    return res.exitCode === 0 ? undefined : (res.stderr.trim() || res.stdout.trim() || `etcdctl exited ${res.exitCode}`);
+    return res.exitCode === 0 ? undefined : res.stderr.trim() || res.stdout.trim() || `etcdctl exited ${res.exitCode}`;
   };
 
   const waitHealthy = async (child: ChildProcess): Promise<void> => {

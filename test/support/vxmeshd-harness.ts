@@ -169,7 +169,11 @@ async function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolean
 }
 
 /** Runs the CLI against the daemon socket at `address` (`unix:///…`). */
-export async function runVxmesh(address: string, args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+export async function runVxmesh(
+  address: string,
+  args: readonly string[],
+  options: CliOptions = {},
+): Promise<CliResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_CLI_TIMEOUT_MS;
   const res = await runCommand(process.execPath, [VXMESH_CLI_JS, '-H', address, ...args], {
     check: false,
@@ -356,7 +360,9 @@ export async function startVxmeshd(
     async cliOk(cliArgs, cliOptions) {
       const res = await cli(cliArgs, cliOptions);
       if (res.code !== 0) {
-        throw new Error(`vxmesh ${cliArgs.join(' ')} (on ${hostname}) exited ${res.code}: ${res.stderr.trim() || res.stdout.trim()}`);
+        throw new Error(
+          `vxmesh ${cliArgs.join(' ')} (on ${hostname}) exited ${res.code}: ${res.stderr.trim() || res.stdout.trim()}`,
+        );
       }
       return res.stdout;
     },

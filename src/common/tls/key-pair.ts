@@ -30,7 +30,7 @@ export async function generatePrivateKeyPem(): Promise<string> {
  */
 export async function generateKeyAndCsr(): Promise<KeyAndCsr> {
   const keyPem = await generatePrivateKeyPem();
-  const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+  const key = forge.pki.privateKeyFromPem(keyPem);
   const csr = forge.pki.createCertificationRequest();
   csr.publicKey = forge.pki.rsa.setPublicKey(key.n, key.e);
   csr.sign(key, forge.md.sha256.create());

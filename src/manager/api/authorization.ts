@@ -27,10 +27,7 @@ export function clusterAuthorizer(registry: NodeRegistry, clusterId: string): (a
         if (allowed.includes('anonymous')) {
           return { kind: 'anonymous' };
         }
-        throw new VxmeshError(
-          'UNAUTHENTICATED',
-          `${method} needs a node certificate issued by this cluster's CA`,
-        );
+        throw new VxmeshError('UNAUTHENTICATED', `${method} needs a node certificate issued by this cluster's CA`);
       }
       const nodeId = subjectField(peer.subject.CN);
       const certRole = roleFromOu(subjectField(peer.subject.OU));

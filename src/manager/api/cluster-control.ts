@@ -1,7 +1,7 @@
 import { VxmeshError } from '../../common/errors.js';
 import { unaryHandler } from '../../common/rpc/server-handlers.js';
 import type { Authorize } from '../../common/rpc/server-handlers.js';
-import type { KvStore } from '../../kvstore/kv-store.js';
+import type { KvStore } from '../../kvstore/index.js';
 import type { ClusterControlServer, NodeView } from '../../gen/vxmesh/v1/control.js';
 import { NodeAvailability, NodeRole, NodeStatus } from '../../gen/vxmesh/v1/node.js';
 import { readCaSecret, readCluster, readJoinTokens, rotateJoinToken } from '../cluster-records.js';
@@ -54,7 +54,10 @@ export function clusterControlServer(deps: ClusterControlDeps, authorize: Author
       if (req.role === NodeRole.NODE_ROLE_WORKER && target.node.role === NodeRole.NODE_ROLE_MANAGER) {
         const managers = (await registry.list()).filter((n) => n.node.role === NodeRole.NODE_ROLE_MANAGER);
         if (managers.length <= 1) {
-          throw new VxmeshError('FAILED_PRECONDITION', `cannot demote ${target.node.id}: it is the last manager of the cluster`);
+          throw new VxmeshError(
+            'FAILED_PRECONDITION',
+            `cannot demote ${target.node.id}: it is the last manager of the cluster`,
+          );
         }
       }
       const updated = await registry.update(target.node.id, (n) => {

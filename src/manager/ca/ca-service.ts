@@ -3,7 +3,7 @@ import { createLogger } from '../../common/logger.js';
 import { parseHostPort, parseIp, formatHostPort } from '../../common/net/host-port.js';
 import { unaryHandler } from '../../common/rpc/server-handlers.js';
 import type { Clock } from '../../common/clock.js';
-import type { KvStore } from '../../kvstore/kv-store.js';
+import type { KvStore } from '../../kvstore/index.js';
 import type { CertificateAuthorityServer } from '../../gen/vxmesh/v1/ca.js';
 import { NodeAvailability, NodeRole, NodeStatus } from '../../gen/vxmesh/v1/node.js';
 import type { Allowed } from '../api/authorization.js';

@@ -27,7 +27,7 @@ function serialNumber(): string {
 /** Creates a self-signed root CA named `vxmesh-ca` for the cluster. */
 export async function createRootCa(clusterId: string, now: number): Promise<RootCaMaterial> {
   const keyPem = await generatePrivateKeyPem();
-  const key = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
+  const key = forge.pki.privateKeyFromPem(keyPem);
   const cert = forge.pki.createCertificate();
   cert.publicKey = forge.pki.rsa.setPublicKey(key.n, key.e);
   cert.serialNumber = serialNumber();

@@ -21,7 +21,9 @@ const SECRET_BYTES = 16;
 const BASE36 = /^[0-9a-z]+$/;
 
 function toBase36(bytes: Buffer, width: number): string {
-  return BigInt(`0x${bytes.toString('hex')}`).toString(36).padStart(width, '0');
+  return BigInt(`0x${bytes.toString('hex')}`)
+    .toString(36)
+    .padStart(width, '0');
 }
 
 /** SHA-256 of the whole CA bundle: hashing all of it stops a MITM from appending roots of its own. */

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../../src/cli/cli-program.js';
 import type { DaemonAddress } from '../../../src/cli/daemon-address.js';
+import { VxmeshError } from '../../../src/common/errors.js';
 import { NodeAvailability, NodeRole } from '../../../src/gen/vxmesh/v1/node.js';
 import { MANAGER_ID, WORKER1_ID, WORKER2_ID, clusterViews } from '../../cli/node-fixtures.js';
 import { FakeDaemonApi, MemoryOutput } from './fake-daemon-api.js';
@@ -157,5 +158,23 @@ describe('the daemon address', () => {
       }
     }
     expect(seen).toEqual(['unix:///tmp/env.sock', 'unix:///run/vxmesh/vxmesh.sock']);
+  });
+});
+
+describe('node inspect failures', () => {
+  it('prints nothing but the error when the daemon fails before finding any node', async () => {
+    const output = new MemoryOutput();
+    const daemon = new FakeDaemonApi(clusterViews(), MANAGER_ID);
+    daemon.getNode = () => Promise.reject(new VxmeshError('FAILED_PRECONDITION', 'not a manager'));
+    expect(await runCli(['node', 'inspect', 'worker1'], { output, connect: () => daemon })).toBe(1);
+    expect(output).toMatchObject({ stdout: '', stderr: 'Error: not a manager\n' });
+  });
+
+  it('prints the nodes found and an Error line for each missing one', async () => {
+    const output = new MemoryOutput();
+    const daemon = new FakeDaemonApi(clusterViews(), MANAGER_ID);
+    expect(await runCli(['node', 'inspect', 'ghost', 'worker1', 'spook'], { output, connect: () => daemon })).toBe(1);
+    expect((JSON.parse(output.stdout) as { ID: string }[]).map((n) => n.ID)).toEqual([WORKER1_ID]);
+    expect(output.stderr).toBe('Error: node ghost not found\nError: node spook not found\n');
   });
 });

@@ -20,7 +20,14 @@ describe('certificate authority', () => {
     const manager = await generateKeyAndCsr();
     const worker = await generateKeyAndCsr();
     const sign = (csrPem: string, nodeId: string, role: 'manager' | 'worker'): string =>
-      signNodeCertificate(ca, { csrPem, nodeId, role, clusterId: 'cluster-a', now: Date.now(), validityMs: DEFAULT_NODE_CERT_VALIDITY_MS });
+      signNodeCertificate(ca, {
+        csrPem,
+        nodeId,
+        role,
+        clusterId: 'cluster-a',
+        now: Date.now(),
+        validityMs: DEFAULT_NODE_CERT_VALIDITY_MS,
+      });
     const managerCert = sign(manager.csrPem, 'node-m', 'manager');
     const workerCert = sign(worker.csrPem, 'node-w', 'worker');
 
@@ -32,14 +39,21 @@ describe('certificate authority', () => {
       { key: manager.keyPem, cert: managerCert, ca: ca.certPem, requestCert: true, rejectUnauthorized: true },
       (socket) => {
         const peer = socket.getPeerCertificate();
-        socket.end(`${peer.subject.CN}/${peer.subject.OU}/${peer.subject.O}`);
+        socket.end([peer.subject.CN, peer.subject.OU, peer.subject.O].map(String).join('/'));
       },
     );
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     try {
       const { port } = server.address() as AddressInfo;
-      const client = tls.connect({ host: '127.0.0.1', port, key: worker.keyPem, cert: workerCert, ca: ca.certPem, servername: 'node-m' });
+      const client = tls.connect({
+        host: '127.0.0.1',
+        port,
+        key: worker.keyPem,
+        cert: workerCert,
+        ca: ca.certPem,
+        servername: 'node-m',
+      });
       let reply = '';
       client.on('data', (d: Buffer) => (reply += d.toString()));
       await once(client, 'end');
@@ -52,8 +66,19 @@ describe('certificate authority', () => {
   it('ignores the subject a CSR asks for and rejects bad input', async () => {
     const ca = await createRootCa('c', now);
     const { csrPem } = await generateKeyAndCsr();
-    expect(() => signNodeCertificate(ca, { csrPem: 'garbage', nodeId: 'n', role: 'worker', clusterId: 'c', now, validityMs: DEFAULT_NODE_CERT_VALIDITY_MS })).toThrow(InvalidArgumentError);
-    expect(() => signNodeCertificate(ca, { csrPem, nodeId: 'n', role: 'worker', clusterId: 'c', now, validityMs: 60_000 })).toThrow(/at least 1 hour/);
+    expect(() =>
+      signNodeCertificate(ca, {
+        csrPem: 'garbage',
+        nodeId: 'n',
+        role: 'worker',
+        clusterId: 'c',
+        now,
+        validityMs: DEFAULT_NODE_CERT_VALIDITY_MS,
+      }),
+    ).toThrow(InvalidArgumentError);
+    expect(() =>
+      signNodeCertificate(ca, { csrPem, nodeId: 'n', role: 'worker', clusterId: 'c', now, validityMs: 60_000 }),
+    ).toThrow(/at least 1 hour/);
     expect(() => certificateIdentity(ca.certPem)).toThrow(/lacks the node ID/);
   });
 

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../../../src/common/errors.js';
-import {
-  caDigestHex,
-  generateJoinToken,
-  parseJoinToken,
-  tokensMatch,
-} from '../../../../src/manager/ca/join-token.js';
+import { caDigestHex, generateJoinToken, parseJoinToken, tokensMatch } from '../../../../src/manager/ca/join-token.js';
 
 const bundle = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
