@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { InvalidArgumentError, UnavailableError, VxmeshError, isRetryable } from '../../src/common/errors.js';
+import { ClosedError, InvalidArgumentError, UnavailableError, VxmeshError, isRetryable } from '../../src/common/errors.js';
 import type { WatchEvent } from '../../src/kvstore/kv-store.js';
 import { EtcdKvStore } from '../../src/kvstore/kv-store-etcd.js';
 import type { EtcdServer } from '../support/etcd-server.js';
@@ -104,6 +104,43 @@ describe('EtcdKvStore on the shared etcd', () => {
     expect(String((err as Error).message)).toContain(`127.0.0.1:${port}`);
     await expect(store.put('k', 'v')).rejects.toBeInstanceOf(UnavailableError);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('steers calls away from a dead endpoint after a few retryable failures', async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const store = new EtcdKvStore({ endpoints: [dead, endpoint], namespace: kvPrefix('failover'), dialTimeoutMs: 200 });
+    stores.push(store);
+    const outcomes: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      outcomes.push(
+        await store.put(`k${i}`, 'v').then(
+          () => 'ok',
+          (err: unknown) => (err instanceof UnavailableError ? 'unavailable' : String(err)),
+        ),
+      );
+    }
+    expect(outcomes.filter((o) => o !== 'ok' && o !== 'unavailable')).toEqual([]);
+    // etcd3's per-host breaker opens after 3 consecutive failures.
+    expect(outcomes.filter((o) => o === 'unavailable').length).toBeLessThanOrEqual(3);
+    expect(outcomes.slice(-10)).toEqual(Array(10).fill('ok'));
+  });
+
+  it('close() ends watches and pending calls that are still waiting for a connection', async () => {
+    const store = open(`http://127.0.0.1:${await freePort()}`, undefined, 10_000);
+    const events: WatchEvent[] = [];
+    const watching = (async () => {
+      for await (const ev of store.watch('')) {
+        events.push(ev);
+      }
+    })();
+    const pending = store.get('k').catch((e: unknown) => e);
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    await store.close();
+    await watching;
+    expect(await pending).toBeInstanceOf(ClosedError);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(events).toEqual([]);
   });
 
   it('rejects bad constructor options', () => {
