@@ -4,6 +4,8 @@ import { defineConfig } from 'vitest/config';
 // real gRPC and real kernel objects in throwaway network namespaces.
 export default defineConfig({
   test: {
+    // Two cores: more parallel files only add contention around etcd, fsync and the kernel.
+    maxWorkers: 2,
     projects: [
       {
         test: {
@@ -20,8 +22,6 @@ export default defineConfig({
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
-          // Two cores: more parallel files only adds contention around etcd and fsync.
-          maxWorkers: 2,
         },
       },
     ],
