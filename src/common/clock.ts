@@ -8,9 +8,19 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+/** Node's timer ceiling (2^31 - 1 ms, about 24.8 days): a longer timer fires after 1 ms instead. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: async (ms, signal) => {
-    await sleepTimer(ms, undefined, signal ? { signal, ref: false } : { ref: false });
+    const options = signal ? { signal, ref: false } : { ref: false };
+    // Certificate renewal sleeps for weeks; longer sleeps are taken in steps under the ceiling.
+    let left = ms;
+    while (left > MAX_TIMER_MS) {
+      await sleepTimer(MAX_TIMER_MS, undefined, options);
+      left -= MAX_TIMER_MS;
+    }
+    await sleepTimer(left, undefined, options);
   },
 };

@@ -787,10 +787,14 @@ export class EtcdKvStore implements KvStore {
   #whenReady(client: Client, signal: AbortSignal | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       signal?.throwIfAborted();
+      // gRPC offers no way to stop waiting; abort and close() settle the promise instead, and the
+      // wait itself ends at its deadline. The placeholder error is replaced by `#failure`.
       const onAbort = (): void => reject(new ClosedError('etcd call'));
       signal?.addEventListener('abort', onAbort, { once: true });
+      this.#inflight.add(onAbort);
       client.waitForReady(this.#clock.now() + this.#dialTimeoutMs, (err) => {
         signal?.removeEventListener('abort', onAbort);
+        this.#inflight.delete(onAbort);
         if (err === undefined) {
           resolve();
           return;

@@ -112,7 +112,7 @@ export class Manager implements AsyncDisposable {
   /** The cluster-control handlers under a given authorization (manager certs, or the local socket). */
   clusterControl(authorize: Authorize): ClusterControlServer {
     return clusterControlServer(
-      { store: this.#opts.store, registry: this.registry, leaderId: () => this.#opts.nodeId },
+      { store: this.#opts.store, registry: this.registry, clock: this.#opts.clock, leaderId: () => this.#opts.nodeId },
       authorize,
     );
   }

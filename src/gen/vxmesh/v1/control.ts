@@ -18,6 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import { Network, SubnetUsage } from './network.js';
 import {
   Node,
   NodeAvailability,
@@ -152,6 +153,101 @@ export interface RotateJoinTokenResponse {
 
 export interface RotateJoinTokenRequest {
   role: NodeRole;
+}
+
+/**
+ * `network create` as the CLI parsed it; the manager pairs gateways, ranges and aux addresses
+ * with subnets (docker's rules) and validates everything before writing.
+ */
+export interface CreateNetworkRequest {
+  name: string;
+  /** Empty means "overlay". */
+  driver: string;
+  /** --subnet, in order. */
+  subnets: string[];
+  /** --gateway, the i-th for the i-th subnet. */
+  gateways: string[];
+  /** --ip-range, each paired with the subnet containing it. */
+  ipRanges: string[];
+  /** --aux-address NAME=IP, each paired with the subnet containing it. */
+  auxAddresses: { [key: string]: string };
+  enableIpv6: boolean;
+  internal: boolean;
+  attachable: boolean;
+  ingress: boolean;
+  labels: { [key: string]: string };
+  /** -o/--opt. */
+  options: { [key: string]: string };
+  /** Empty means "default". */
+  ipamDriver: string;
+  ipamOptions: { [key: string]: string };
+}
+
+export interface CreateNetworkRequest_AuxAddressesEntry {
+  key: string;
+  value: string;
+}
+
+export interface CreateNetworkRequest_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface CreateNetworkRequest_OptionsEntry {
+  key: string;
+  value: string;
+}
+
+export interface CreateNetworkRequest_IpamOptionsEntry {
+  key: string;
+  value: string;
+}
+
+export interface CreateNetworkResponse {
+  network: Network | undefined;
+}
+
+export interface ListNetworksRequest {}
+
+export interface NetworkView {
+  network: Network | undefined;
+  /** Store revision of the record. */
+  version: bigint;
+  usage: SubnetUsage[];
+}
+
+export interface ListNetworksResponse {
+  networks: NetworkView[];
+}
+
+export interface GetNetworkRequest {
+  ref: string;
+}
+
+export interface GetNetworkResponse {
+  network: NetworkView | undefined;
+}
+
+export interface RemoveNetworkRequest {
+  ref: string;
+}
+
+export interface RemoveNetworkResponse {
+  /** True when the removed network was the ingress network (the CLI warns, as docker does). */
+  wasIngress: boolean;
+}
+
+export interface PruneNetworksRequest {
+  /** label=K or label=K=V filters; all must match. */
+  labelFilters: string[];
+  /** label!=K or label!=K=V filters; none may match. */
+  labelNotFilters: string[];
+  /** Only networks created before this Unix time in milliseconds; 0 means no limit. */
+  until: bigint;
+}
+
+export interface PruneNetworksResponse {
+  deletedNames: string[];
 }
 
 function createBaseSwarmInitRequest(): SwarmInitRequest {
@@ -2174,6 +2270,1552 @@ export const RotateJoinTokenRequest: MessageFns<RotateJoinTokenRequest> = {
   },
 };
 
+function createBaseCreateNetworkRequest(): CreateNetworkRequest {
+  return {
+    name: '',
+    driver: '',
+    subnets: [],
+    gateways: [],
+    ipRanges: [],
+    auxAddresses: {},
+    enableIpv6: false,
+    internal: false,
+    attachable: false,
+    ingress: false,
+    labels: {},
+    options: {},
+    ipamDriver: '',
+    ipamOptions: {},
+  };
+}
+
+export const CreateNetworkRequest: MessageFns<CreateNetworkRequest> = {
+  encode(message: CreateNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== '') {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.driver !== '') {
+      writer.uint32(18).string(message.driver);
+    }
+    for (const v of message.subnets) {
+      writer.uint32(26).string(v!);
+    }
+    for (const v of message.gateways) {
+      writer.uint32(34).string(v!);
+    }
+    for (const v of message.ipRanges) {
+      writer.uint32(42).string(v!);
+    }
+    globalThis.Object.entries(message.auxAddresses).forEach(([key, value]: [string, string]) => {
+      CreateNetworkRequest_AuxAddressesEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
+    });
+    if (message.enableIpv6 !== false) {
+      writer.uint32(56).bool(message.enableIpv6);
+    }
+    if (message.internal !== false) {
+      writer.uint32(64).bool(message.internal);
+    }
+    if (message.attachable !== false) {
+      writer.uint32(72).bool(message.attachable);
+    }
+    if (message.ingress !== false) {
+      writer.uint32(80).bool(message.ingress);
+    }
+    globalThis.Object.entries(message.labels).forEach(([key, value]: [string, string]) => {
+      CreateNetworkRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(90).fork()).join();
+    });
+    globalThis.Object.entries(message.options).forEach(([key, value]: [string, string]) => {
+      CreateNetworkRequest_OptionsEntry.encode({ key: key as any, value }, writer.uint32(98).fork()).join();
+    });
+    if (message.ipamDriver !== '') {
+      writer.uint32(106).string(message.ipamDriver);
+    }
+    globalThis.Object.entries(message.ipamOptions).forEach(([key, value]: [string, string]) => {
+      CreateNetworkRequest_IpamOptionsEntry.encode({ key: key as any, value }, writer.uint32(114).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateNetworkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.driver = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.subnets.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.gateways.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.ipRanges.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const entry6 = CreateNetworkRequest_AuxAddressesEntry.decode(reader, reader.uint32());
+            if (entry6.value !== undefined) {
+              message.auxAddresses[entry6.key] = entry6.value;
+            }
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.enableIpv6 = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.internal = reader.bool();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.attachable = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.ingress = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            const entry11 = CreateNetworkRequest_LabelsEntry.decode(reader, reader.uint32());
+            if (entry11.value !== undefined) {
+              message.labels[entry11.key] = entry11.value;
+            }
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            const entry12 = CreateNetworkRequest_OptionsEntry.decode(reader, reader.uint32());
+            if (entry12.value !== undefined) {
+              message.options[entry12.key] = entry12.value;
+            }
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.ipamDriver = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            const entry14 = CreateNetworkRequest_IpamOptionsEntry.decode(reader, reader.uint32());
+            if (entry14.value !== undefined) {
+              message.ipamOptions[entry14.key] = entry14.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateNetworkRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      driver: isSet(object.driver) ? globalThis.String(object.driver) : '',
+      subnets: globalThis.Array.isArray(object?.subnets) ? object.subnets.map((e: any) => globalThis.String(e)) : [],
+      gateways: globalThis.Array.isArray(object?.gateways) ? object.gateways.map((e: any) => globalThis.String(e)) : [],
+      ipRanges: globalThis.Array.isArray(object?.ipRanges)
+        ? object.ipRanges.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.ip_ranges)
+          ? object.ip_ranges.map((e: any) => globalThis.String(e))
+          : [],
+      auxAddresses: isObject(object.auxAddresses)
+        ? (globalThis.Object.entries(object.auxAddresses) as [string, any][]).reduce(
+            (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+              globalThis.Object.defineProperty(acc, key, {
+                value: globalThis.String(value),
+                enumerable: true,
+                configurable: true,
+                writable: true,
+              });
+              return acc;
+            },
+            {},
+          )
+        : isObject(object.aux_addresses)
+          ? (globalThis.Object.entries(object.aux_addresses) as [string, any][]).reduce(
+              (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+                globalThis.Object.defineProperty(acc, key, {
+                  value: globalThis.String(value),
+                  enumerable: true,
+                  configurable: true,
+                  writable: true,
+                });
+                return acc;
+              },
+              {},
+            )
+          : {},
+      enableIpv6: isSet(object.enableIpv6)
+        ? globalThis.Boolean(object.enableIpv6)
+        : isSet(object.enable_ipv6)
+          ? globalThis.Boolean(object.enable_ipv6)
+          : false,
+      internal: isSet(object.internal) ? globalThis.Boolean(object.internal) : false,
+      attachable: isSet(object.attachable) ? globalThis.Boolean(object.attachable) : false,
+      ingress: isSet(object.ingress) ? globalThis.Boolean(object.ingress) : false,
+      labels: isObject(object.labels)
+        ? (globalThis.Object.entries(object.labels) as [string, any][]).reduce(
+            (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+              globalThis.Object.defineProperty(acc, key, {
+                value: globalThis.String(value),
+                enumerable: true,
+                configurable: true,
+                writable: true,
+              });
+              return acc;
+            },
+            {},
+          )
+        : {},
+      options: isObject(object.options)
+        ? (globalThis.Object.entries(object.options) as [string, any][]).reduce(
+            (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+              globalThis.Object.defineProperty(acc, key, {
+                value: globalThis.String(value),
+                enumerable: true,
+                configurable: true,
+                writable: true,
+              });
+              return acc;
+            },
+            {},
+          )
+        : {},
+      ipamDriver: isSet(object.ipamDriver)
+        ? globalThis.String(object.ipamDriver)
+        : isSet(object.ipam_driver)
+          ? globalThis.String(object.ipam_driver)
+          : '',
+      ipamOptions: isObject(object.ipamOptions)
+        ? (globalThis.Object.entries(object.ipamOptions) as [string, any][]).reduce(
+            (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+              globalThis.Object.defineProperty(acc, key, {
+                value: globalThis.String(value),
+                enumerable: true,
+                configurable: true,
+                writable: true,
+              });
+              return acc;
+            },
+            {},
+          )
+        : isObject(object.ipam_options)
+          ? (globalThis.Object.entries(object.ipam_options) as [string, any][]).reduce(
+              (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+                globalThis.Object.defineProperty(acc, key, {
+                  value: globalThis.String(value),
+                  enumerable: true,
+                  configurable: true,
+                  writable: true,
+                });
+                return acc;
+              },
+              {},
+            )
+          : {},
+    };
+  },
+
+  toJSON(message: CreateNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.driver !== '') {
+      obj.driver = message.driver;
+    }
+    if (message.subnets?.length) {
+      obj.subnets = message.subnets;
+    }
+    if (message.gateways?.length) {
+      obj.gateways = message.gateways;
+    }
+    if (message.ipRanges?.length) {
+      obj.ipRanges = message.ipRanges;
+    }
+    if (message.auxAddresses) {
+      const entries = globalThis.Object.entries(message.auxAddresses) as [string, string][];
+      if (entries.length > 0) {
+        obj.auxAddresses = {};
+        entries.forEach(([k, v]) => {
+          obj.auxAddresses[k] = v;
+        });
+      }
+    }
+    if (message.enableIpv6 !== false) {
+      obj.enableIpv6 = message.enableIpv6;
+    }
+    if (message.internal !== false) {
+      obj.internal = message.internal;
+    }
+    if (message.attachable !== false) {
+      obj.attachable = message.attachable;
+    }
+    if (message.ingress !== false) {
+      obj.ingress = message.ingress;
+    }
+    if (message.labels) {
+      const entries = globalThis.Object.entries(message.labels) as [string, string][];
+      if (entries.length > 0) {
+        obj.labels = {};
+        entries.forEach(([k, v]) => {
+          obj.labels[k] = v;
+        });
+      }
+    }
+    if (message.options) {
+      const entries = globalThis.Object.entries(message.options) as [string, string][];
+      if (entries.length > 0) {
+        obj.options = {};
+        entries.forEach(([k, v]) => {
+          obj.options[k] = v;
+        });
+      }
+    }
+    if (message.ipamDriver !== '') {
+      obj.ipamDriver = message.ipamDriver;
+    }
+    if (message.ipamOptions) {
+      const entries = globalThis.Object.entries(message.ipamOptions) as [string, string][];
+      if (entries.length > 0) {
+        obj.ipamOptions = {};
+        entries.forEach(([k, v]) => {
+          obj.ipamOptions[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateNetworkRequest>): CreateNetworkRequest {
+    return CreateNetworkRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateNetworkRequest>): CreateNetworkRequest {
+    const message = createBaseCreateNetworkRequest();
+    message.name = object.name ?? '';
+    message.driver = object.driver ?? '';
+    message.subnets = object.subnets?.map((e) => e) || [];
+    message.gateways = object.gateways?.map((e) => e) || [];
+    message.ipRanges = object.ipRanges?.map((e) => e) || [];
+    message.auxAddresses = (globalThis.Object.entries(object.auxAddresses ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.enableIpv6 = object.enableIpv6 ?? false;
+    message.internal = object.internal ?? false;
+    message.attachable = object.attachable ?? false;
+    message.ingress = object.ingress ?? false;
+    message.labels = (globalThis.Object.entries(object.labels ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.options = (globalThis.Object.entries(object.options ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.ipamDriver = object.ipamDriver ?? '';
+    message.ipamOptions = (globalThis.Object.entries(object.ipamOptions ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseCreateNetworkRequest_AuxAddressesEntry(): CreateNetworkRequest_AuxAddressesEntry {
+  return { key: '', value: '' };
+}
+
+export const CreateNetworkRequest_AuxAddressesEntry: MessageFns<CreateNetworkRequest_AuxAddressesEntry> = {
+  encode(message: CreateNetworkRequest_AuxAddressesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== '') {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== '') {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateNetworkRequest_AuxAddressesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateNetworkRequest_AuxAddressesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateNetworkRequest_AuxAddressesEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : '',
+      value: isSet(object.value) ? globalThis.String(object.value) : '',
+    };
+  },
+
+  toJSON(message: CreateNetworkRequest_AuxAddressesEntry): unknown {
+    const obj: any = {};
+    if (message.key !== '') {
+      obj.key = message.key;
+    }
+    if (message.value !== '') {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateNetworkRequest_AuxAddressesEntry>): CreateNetworkRequest_AuxAddressesEntry {
+    return CreateNetworkRequest_AuxAddressesEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateNetworkRequest_AuxAddressesEntry>): CreateNetworkRequest_AuxAddressesEntry {
+    const message = createBaseCreateNetworkRequest_AuxAddressesEntry();
+    message.key = object.key ?? '';
+    message.value = object.value ?? '';
+    return message;
+  },
+};
+
+function createBaseCreateNetworkRequest_LabelsEntry(): CreateNetworkRequest_LabelsEntry {
+  return { key: '', value: '' };
+}
+
+export const CreateNetworkRequest_LabelsEntry: MessageFns<CreateNetworkRequest_LabelsEntry> = {
+  encode(message: CreateNetworkRequest_LabelsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== '') {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== '') {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateNetworkRequest_LabelsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateNetworkRequest_LabelsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateNetworkRequest_LabelsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : '',
+      value: isSet(object.value) ? globalThis.String(object.value) : '',
+    };
+  },
+
+  toJSON(message: CreateNetworkRequest_LabelsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== '') {
+      obj.key = message.key;
+    }
+    if (message.value !== '') {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateNetworkRequest_LabelsEntry>): CreateNetworkRequest_LabelsEntry {
+    return CreateNetworkRequest_LabelsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateNetworkRequest_LabelsEntry>): CreateNetworkRequest_LabelsEntry {
+    const message = createBaseCreateNetworkRequest_LabelsEntry();
+    message.key = object.key ?? '';
+    message.value = object.value ?? '';
+    return message;
+  },
+};
+
+function createBaseCreateNetworkRequest_OptionsEntry(): CreateNetworkRequest_OptionsEntry {
+  return { key: '', value: '' };
+}
+
+export const CreateNetworkRequest_OptionsEntry: MessageFns<CreateNetworkRequest_OptionsEntry> = {
+  encode(message: CreateNetworkRequest_OptionsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== '') {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== '') {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateNetworkRequest_OptionsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateNetworkRequest_OptionsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateNetworkRequest_OptionsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : '',
+      value: isSet(object.value) ? globalThis.String(object.value) : '',
+    };
+  },
+
+  toJSON(message: CreateNetworkRequest_OptionsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== '') {
+      obj.key = message.key;
+    }
+    if (message.value !== '') {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateNetworkRequest_OptionsEntry>): CreateNetworkRequest_OptionsEntry {
+    return CreateNetworkRequest_OptionsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateNetworkRequest_OptionsEntry>): CreateNetworkRequest_OptionsEntry {
+    const message = createBaseCreateNetworkRequest_OptionsEntry();
+    message.key = object.key ?? '';
+    message.value = object.value ?? '';
+    return message;
+  },
+};
+
+function createBaseCreateNetworkRequest_IpamOptionsEntry(): CreateNetworkRequest_IpamOptionsEntry {
+  return { key: '', value: '' };
+}
+
+export const CreateNetworkRequest_IpamOptionsEntry: MessageFns<CreateNetworkRequest_IpamOptionsEntry> = {
+  encode(message: CreateNetworkRequest_IpamOptionsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== '') {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== '') {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateNetworkRequest_IpamOptionsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateNetworkRequest_IpamOptionsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateNetworkRequest_IpamOptionsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : '',
+      value: isSet(object.value) ? globalThis.String(object.value) : '',
+    };
+  },
+
+  toJSON(message: CreateNetworkRequest_IpamOptionsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== '') {
+      obj.key = message.key;
+    }
+    if (message.value !== '') {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateNetworkRequest_IpamOptionsEntry>): CreateNetworkRequest_IpamOptionsEntry {
+    return CreateNetworkRequest_IpamOptionsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateNetworkRequest_IpamOptionsEntry>): CreateNetworkRequest_IpamOptionsEntry {
+    const message = createBaseCreateNetworkRequest_IpamOptionsEntry();
+    message.key = object.key ?? '';
+    message.value = object.value ?? '';
+    return message;
+  },
+};
+
+function createBaseCreateNetworkResponse(): CreateNetworkResponse {
+  return { network: undefined };
+}
+
+export const CreateNetworkResponse: MessageFns<CreateNetworkResponse> = {
+  encode(message: CreateNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.network !== undefined) {
+      Network.encode(message.network, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateNetworkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.network = Network.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateNetworkResponse {
+    return { network: isSet(object.network) ? Network.fromJSON(object.network) : undefined };
+  },
+
+  toJSON(message: CreateNetworkResponse): unknown {
+    const obj: any = {};
+    if (message.network !== undefined) {
+      obj.network = Network.toJSON(message.network);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateNetworkResponse>): CreateNetworkResponse {
+    return CreateNetworkResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateNetworkResponse>): CreateNetworkResponse {
+    const message = createBaseCreateNetworkResponse();
+    message.network =
+      object.network !== undefined && object.network !== null ? Network.fromPartial(object.network) : undefined;
+    return message;
+  },
+};
+
+function createBaseListNetworksRequest(): ListNetworksRequest {
+  return {};
+}
+
+export const ListNetworksRequest: MessageFns<ListNetworksRequest> = {
+  encode(_: ListNetworksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNetworksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNetworksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListNetworksRequest {
+    return {};
+  },
+
+  toJSON(_: ListNetworksRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListNetworksRequest>): ListNetworksRequest {
+    return ListNetworksRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ListNetworksRequest>): ListNetworksRequest {
+    const message = createBaseListNetworksRequest();
+    return message;
+  },
+};
+
+function createBaseNetworkView(): NetworkView {
+  return { network: undefined, version: 0n, usage: [] };
+}
+
+export const NetworkView: MessageFns<NetworkView> = {
+  encode(message: NetworkView, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.network !== undefined) {
+      Network.encode(message.network, writer.uint32(10).fork()).join();
+    }
+    if (message.version !== 0n) {
+      if (BigInt.asUintN(64, message.version) !== message.version) {
+        throw new globalThis.Error('value provided for field message.version of type uint64 too large');
+      }
+      writer.uint32(16).uint64(message.version);
+    }
+    for (const v of message.usage) {
+      SubnetUsage.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NetworkView {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetworkView();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.network = Network.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.usage.push(SubnetUsage.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NetworkView {
+    return {
+      network: isSet(object.network) ? Network.fromJSON(object.network) : undefined,
+      version: isSet(object.version) ? BigInt(object.version) : 0n,
+      usage: globalThis.Array.isArray(object?.usage) ? object.usage.map((e: any) => SubnetUsage.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: NetworkView): unknown {
+    const obj: any = {};
+    if (message.network !== undefined) {
+      obj.network = Network.toJSON(message.network);
+    }
+    if (message.version !== 0n) {
+      obj.version = message.version.toString();
+    }
+    if (message.usage?.length) {
+      obj.usage = message.usage.map((e) => SubnetUsage.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NetworkView>): NetworkView {
+    return NetworkView.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NetworkView>): NetworkView {
+    const message = createBaseNetworkView();
+    message.network =
+      object.network !== undefined && object.network !== null ? Network.fromPartial(object.network) : undefined;
+    message.version = object.version !== undefined && object.version !== null ? BigInt(object.version) : 0n;
+    message.usage = object.usage?.map((e) => SubnetUsage.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseListNetworksResponse(): ListNetworksResponse {
+  return { networks: [] };
+}
+
+export const ListNetworksResponse: MessageFns<ListNetworksResponse> = {
+  encode(message: ListNetworksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.networks) {
+      NetworkView.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNetworksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNetworksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.networks.push(NetworkView.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListNetworksResponse {
+    return {
+      networks: globalThis.Array.isArray(object?.networks)
+        ? object.networks.map((e: any) => NetworkView.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListNetworksResponse): unknown {
+    const obj: any = {};
+    if (message.networks?.length) {
+      obj.networks = message.networks.map((e) => NetworkView.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListNetworksResponse>): ListNetworksResponse {
+    return ListNetworksResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListNetworksResponse>): ListNetworksResponse {
+    const message = createBaseListNetworksResponse();
+    message.networks = object.networks?.map((e) => NetworkView.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetNetworkRequest(): GetNetworkRequest {
+  return { ref: '' };
+}
+
+export const GetNetworkRequest: MessageFns<GetNetworkRequest> = {
+  encode(message: GetNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== '') {
+      writer.uint32(10).string(message.ref);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetNetworkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetNetworkRequest {
+    return { ref: isSet(object.ref) ? globalThis.String(object.ref) : '' };
+  },
+
+  toJSON(message: GetNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.ref !== '') {
+      obj.ref = message.ref;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetNetworkRequest>): GetNetworkRequest {
+    return GetNetworkRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetNetworkRequest>): GetNetworkRequest {
+    const message = createBaseGetNetworkRequest();
+    message.ref = object.ref ?? '';
+    return message;
+  },
+};
+
+function createBaseGetNetworkResponse(): GetNetworkResponse {
+  return { network: undefined };
+}
+
+export const GetNetworkResponse: MessageFns<GetNetworkResponse> = {
+  encode(message: GetNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.network !== undefined) {
+      NetworkView.encode(message.network, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetNetworkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.network = NetworkView.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetNetworkResponse {
+    return { network: isSet(object.network) ? NetworkView.fromJSON(object.network) : undefined };
+  },
+
+  toJSON(message: GetNetworkResponse): unknown {
+    const obj: any = {};
+    if (message.network !== undefined) {
+      obj.network = NetworkView.toJSON(message.network);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetNetworkResponse>): GetNetworkResponse {
+    return GetNetworkResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetNetworkResponse>): GetNetworkResponse {
+    const message = createBaseGetNetworkResponse();
+    message.network =
+      object.network !== undefined && object.network !== null ? NetworkView.fromPartial(object.network) : undefined;
+    return message;
+  },
+};
+
+function createBaseRemoveNetworkRequest(): RemoveNetworkRequest {
+  return { ref: '' };
+}
+
+export const RemoveNetworkRequest: MessageFns<RemoveNetworkRequest> = {
+  encode(message: RemoveNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== '') {
+      writer.uint32(10).string(message.ref);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveNetworkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveNetworkRequest {
+    return { ref: isSet(object.ref) ? globalThis.String(object.ref) : '' };
+  },
+
+  toJSON(message: RemoveNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.ref !== '') {
+      obj.ref = message.ref;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveNetworkRequest>): RemoveNetworkRequest {
+    return RemoveNetworkRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveNetworkRequest>): RemoveNetworkRequest {
+    const message = createBaseRemoveNetworkRequest();
+    message.ref = object.ref ?? '';
+    return message;
+  },
+};
+
+function createBaseRemoveNetworkResponse(): RemoveNetworkResponse {
+  return { wasIngress: false };
+}
+
+export const RemoveNetworkResponse: MessageFns<RemoveNetworkResponse> = {
+  encode(message: RemoveNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.wasIngress !== false) {
+      writer.uint32(8).bool(message.wasIngress);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveNetworkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.wasIngress = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveNetworkResponse {
+    return {
+      wasIngress: isSet(object.wasIngress)
+        ? globalThis.Boolean(object.wasIngress)
+        : isSet(object.was_ingress)
+          ? globalThis.Boolean(object.was_ingress)
+          : false,
+    };
+  },
+
+  toJSON(message: RemoveNetworkResponse): unknown {
+    const obj: any = {};
+    if (message.wasIngress !== false) {
+      obj.wasIngress = message.wasIngress;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveNetworkResponse>): RemoveNetworkResponse {
+    return RemoveNetworkResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveNetworkResponse>): RemoveNetworkResponse {
+    const message = createBaseRemoveNetworkResponse();
+    message.wasIngress = object.wasIngress ?? false;
+    return message;
+  },
+};
+
+function createBasePruneNetworksRequest(): PruneNetworksRequest {
+  return { labelFilters: [], labelNotFilters: [], until: 0n };
+}
+
+export const PruneNetworksRequest: MessageFns<PruneNetworksRequest> = {
+  encode(message: PruneNetworksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.labelFilters) {
+      writer.uint32(10).string(v!);
+    }
+    for (const v of message.labelNotFilters) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.until !== 0n) {
+      if (BigInt.asIntN(64, message.until) !== message.until) {
+        throw new globalThis.Error('value provided for field message.until of type int64 too large');
+      }
+      writer.uint32(24).int64(message.until);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneNetworksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneNetworksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.labelFilters.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.labelNotFilters.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.until = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PruneNetworksRequest {
+    return {
+      labelFilters: globalThis.Array.isArray(object?.labelFilters)
+        ? object.labelFilters.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.label_filters)
+          ? object.label_filters.map((e: any) => globalThis.String(e))
+          : [],
+      labelNotFilters: globalThis.Array.isArray(object?.labelNotFilters)
+        ? object.labelNotFilters.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.label_not_filters)
+          ? object.label_not_filters.map((e: any) => globalThis.String(e))
+          : [],
+      until: isSet(object.until) ? BigInt(object.until) : 0n,
+    };
+  },
+
+  toJSON(message: PruneNetworksRequest): unknown {
+    const obj: any = {};
+    if (message.labelFilters?.length) {
+      obj.labelFilters = message.labelFilters;
+    }
+    if (message.labelNotFilters?.length) {
+      obj.labelNotFilters = message.labelNotFilters;
+    }
+    if (message.until !== 0n) {
+      obj.until = message.until.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PruneNetworksRequest>): PruneNetworksRequest {
+    return PruneNetworksRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PruneNetworksRequest>): PruneNetworksRequest {
+    const message = createBasePruneNetworksRequest();
+    message.labelFilters = object.labelFilters?.map((e) => e) || [];
+    message.labelNotFilters = object.labelNotFilters?.map((e) => e) || [];
+    message.until = object.until !== undefined && object.until !== null ? BigInt(object.until) : 0n;
+    return message;
+  },
+};
+
+function createBasePruneNetworksResponse(): PruneNetworksResponse {
+  return { deletedNames: [] };
+}
+
+export const PruneNetworksResponse: MessageFns<PruneNetworksResponse> = {
+  encode(message: PruneNetworksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.deletedNames) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneNetworksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneNetworksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.deletedNames.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PruneNetworksResponse {
+    return {
+      deletedNames: globalThis.Array.isArray(object?.deletedNames)
+        ? object.deletedNames.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.deleted_names)
+          ? object.deleted_names.map((e: any) => globalThis.String(e))
+          : [],
+    };
+  },
+
+  toJSON(message: PruneNetworksResponse): unknown {
+    const obj: any = {};
+    if (message.deletedNames?.length) {
+      obj.deletedNames = message.deletedNames;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PruneNetworksResponse>): PruneNetworksResponse {
+    return PruneNetworksResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PruneNetworksResponse>): PruneNetworksResponse {
+    const message = createBasePruneNetworksResponse();
+    message.deletedNames = object.deletedNames?.map((e) => e) || [];
+    return message;
+  },
+};
+
 /** Served only on the daemon's local unix socket (root-only): what a host does to itself. */
 export type LocalControlService = typeof LocalControlService;
 export const LocalControlService = {
@@ -2370,6 +4012,62 @@ export const ClusterControlService = {
       Buffer.from(RotateJoinTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RotateJoinTokenResponse => RotateJoinTokenResponse.decode(value),
   },
+  /**
+   * Creates an overlay network; subnets, gateways and VNIs are allocated in the same transaction
+   * as the record, so a failure leaves nothing behind. Errors name the flag and value.
+   */
+  createNetwork: {
+    path: '/vxmesh.v1.ClusterControl/CreateNetwork' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateNetworkRequest): Buffer => Buffer.from(CreateNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateNetworkRequest => CreateNetworkRequest.decode(value),
+    responseSerialize: (value: CreateNetworkResponse): Buffer =>
+      Buffer.from(CreateNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateNetworkResponse => CreateNetworkResponse.decode(value),
+  },
+  listNetworks: {
+    path: '/vxmesh.v1.ClusterControl/ListNetworks' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListNetworksRequest): Buffer => Buffer.from(ListNetworksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListNetworksRequest => ListNetworksRequest.decode(value),
+    responseSerialize: (value: ListNetworksResponse): Buffer =>
+      Buffer.from(ListNetworksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListNetworksResponse => ListNetworksResponse.decode(value),
+  },
+  /** Looks a network up by full ID, unique ID prefix or name. */
+  getNetwork: {
+    path: '/vxmesh.v1.ClusterControl/GetNetwork' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetNetworkRequest): Buffer => Buffer.from(GetNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetNetworkRequest => GetNetworkRequest.decode(value),
+    responseSerialize: (value: GetNetworkResponse): Buffer => Buffer.from(GetNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetNetworkResponse => GetNetworkResponse.decode(value),
+  },
+  /** Refused while any endpoint or service uses the network. */
+  removeNetwork: {
+    path: '/vxmesh.v1.ClusterControl/RemoveNetwork' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveNetworkRequest): Buffer => Buffer.from(RemoveNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveNetworkRequest => RemoveNetworkRequest.decode(value),
+    responseSerialize: (value: RemoveNetworkResponse): Buffer =>
+      Buffer.from(RemoveNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveNetworkResponse => RemoveNetworkResponse.decode(value),
+  },
+  /** Removes every network no endpoint or service uses (never ingress), matching the filters. */
+  pruneNetworks: {
+    path: '/vxmesh.v1.ClusterControl/PruneNetworks' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PruneNetworksRequest): Buffer => Buffer.from(PruneNetworksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PruneNetworksRequest => PruneNetworksRequest.decode(value),
+    responseSerialize: (value: PruneNetworksResponse): Buffer =>
+      Buffer.from(PruneNetworksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PruneNetworksResponse => PruneNetworksResponse.decode(value),
+  },
 } as const;
 
 export interface ClusterControlServer extends UntypedServiceImplementation {
@@ -2383,6 +4081,18 @@ export interface ClusterControlServer extends UntypedServiceImplementation {
   getJoinTokens: handleUnaryCall<GetJoinTokensRequest, GetJoinTokensResponse>;
   /** Replaces one token's secret; the old token stops working at once. */
   rotateJoinToken: handleUnaryCall<RotateJoinTokenRequest, RotateJoinTokenResponse>;
+  /**
+   * Creates an overlay network; subnets, gateways and VNIs are allocated in the same transaction
+   * as the record, so a failure leaves nothing behind. Errors name the flag and value.
+   */
+  createNetwork: handleUnaryCall<CreateNetworkRequest, CreateNetworkResponse>;
+  listNetworks: handleUnaryCall<ListNetworksRequest, ListNetworksResponse>;
+  /** Looks a network up by full ID, unique ID prefix or name. */
+  getNetwork: handleUnaryCall<GetNetworkRequest, GetNetworkResponse>;
+  /** Refused while any endpoint or service uses the network. */
+  removeNetwork: handleUnaryCall<RemoveNetworkRequest, RemoveNetworkResponse>;
+  /** Removes every network no endpoint or service uses (never ingress), matching the filters. */
+  pruneNetworks: handleUnaryCall<PruneNetworksRequest, PruneNetworksResponse>;
 }
 
 export interface ClusterControlClient extends Client {
@@ -2480,6 +4190,88 @@ export interface ClusterControlClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RotateJoinTokenResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Creates an overlay network; subnets, gateways and VNIs are allocated in the same transaction
+   * as the record, so a failure leaves nothing behind. Errors name the flag and value.
+   */
+  createNetwork(
+    request: CreateNetworkRequest,
+    callback: (error: ServiceError | null, response: CreateNetworkResponse) => void,
+  ): ClientUnaryCall;
+  createNetwork(
+    request: CreateNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateNetworkResponse) => void,
+  ): ClientUnaryCall;
+  createNetwork(
+    request: CreateNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateNetworkResponse) => void,
+  ): ClientUnaryCall;
+  listNetworks(
+    request: ListNetworksRequest,
+    callback: (error: ServiceError | null, response: ListNetworksResponse) => void,
+  ): ClientUnaryCall;
+  listNetworks(
+    request: ListNetworksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListNetworksResponse) => void,
+  ): ClientUnaryCall;
+  listNetworks(
+    request: ListNetworksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListNetworksResponse) => void,
+  ): ClientUnaryCall;
+  /** Looks a network up by full ID, unique ID prefix or name. */
+  getNetwork(
+    request: GetNetworkRequest,
+    callback: (error: ServiceError | null, response: GetNetworkResponse) => void,
+  ): ClientUnaryCall;
+  getNetwork(
+    request: GetNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetNetworkResponse) => void,
+  ): ClientUnaryCall;
+  getNetwork(
+    request: GetNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetNetworkResponse) => void,
+  ): ClientUnaryCall;
+  /** Refused while any endpoint or service uses the network. */
+  removeNetwork(
+    request: RemoveNetworkRequest,
+    callback: (error: ServiceError | null, response: RemoveNetworkResponse) => void,
+  ): ClientUnaryCall;
+  removeNetwork(
+    request: RemoveNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveNetworkResponse) => void,
+  ): ClientUnaryCall;
+  removeNetwork(
+    request: RemoveNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveNetworkResponse) => void,
+  ): ClientUnaryCall;
+  /** Removes every network no endpoint or service uses (never ingress), matching the filters. */
+  pruneNetworks(
+    request: PruneNetworksRequest,
+    callback: (error: ServiceError | null, response: PruneNetworksResponse) => void,
+  ): ClientUnaryCall;
+  pruneNetworks(
+    request: PruneNetworksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PruneNetworksResponse) => void,
+  ): ClientUnaryCall;
+  pruneNetworks(
+    request: PruneNetworksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PruneNetworksResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const ClusterControlClient = makeGenericClientConstructor(
@@ -2506,6 +4298,10 @@ export type DeepPartial<T> = T extends bigint
           : T extends {}
             ? { [K in keyof T]?: DeepPartial<T[K]> }
             : Partial<T>;
+
+function isObject(value: any): boolean {
+  return typeof value === 'object' && value !== null;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;
