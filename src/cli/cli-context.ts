@@ -4,11 +4,16 @@ import type { DaemonAddress } from './daemon-address.js';
 import type { DaemonApi } from './daemon-api.js';
 import type { Output } from './output.js';
 
-/** What commands need from the outside world; tests substitute both. */
+/** What commands need from the outside world; tests substitute them. */
 export interface CliContext {
   readonly output: Output;
   /** Opens a client for the daemon at `address`; the caller closes it. */
   readonly connect: (address: DaemonAddress) => DaemonApi;
+  /**
+   * Reads one line of the user's input (undefined at end of input), for the y/N prompts of
+   * `network rm` and `network prune`. Absent means no input: every prompt is answered no.
+   */
+  readonly readLine?: () => Promise<string | undefined>;
 }
 
 /**

@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { CliContext } from './cli-context.js';
 import { DEFAULT_DAEMON_HOST } from './daemon-address.js';
 import { commanderErrorLine, errorLine } from './error-line.js';
+import { addNetworkCommands } from './network-commands.js';
 import { addNodeCommands } from './node-commands.js';
 import { addSwarmCommands } from './swarm-commands.js';
 
@@ -26,6 +27,7 @@ export function buildProgram(ctx: CliContext): Command {
     });
   addSwarmCommands(program, ctx);
   addNodeCommands(program, ctx);
+  addNetworkCommands(program, ctx);
   return program;
 }
 

@@ -1,17 +1,24 @@
 import type {
+  CreateNetworkRequest,
   InfoResponse,
   JoinTokens,
+  NetworkView,
   NodeView,
+  PruneNetworksRequest,
   SwarmInitRequest,
   SwarmInitResponse,
   SwarmJoinRequest,
   SwarmJoinResponse,
   UpdateNodeRequest,
 } from '../gen/vxmesh/v1/control.js';
+import type { Network } from '../gen/vxmesh/v1/network.js';
 import type { Node, NodeRole } from '../gen/vxmesh/v1/node.js';
 
 /** A node view whose node is present (the client rejects answers without one). */
 export type NodeRecord = Omit<NodeView, 'node'> & { readonly node: Node };
+
+/** A network view whose network is present (the client rejects answers without one). */
+export type NetworkRecord = Omit<NetworkView, 'network'> & { readonly network: Network };
 
 /**
  * What the CLI asks of its local daemon: the LocalControl and ClusterControl services of
@@ -33,6 +40,15 @@ export interface DaemonApi {
   getJoinTokens(): Promise<JoinTokens>;
   /** Replaces the token of `role`; the old one stops working at once. */
   rotateJoinToken(role: NodeRole): Promise<JoinTokens>;
+  /** Creates an overlay network and returns it with its subnets, gateways and VNIs allocated. */
+  createNetwork(request: CreateNetworkRequest): Promise<Network>;
+  listNetworks(): Promise<NetworkRecord[]>;
+  /** Resolves a full ID, unique ID prefix or name; NOT_FOUND when nothing matches. */
+  getNetwork(ref: string): Promise<NetworkRecord>;
+  /** Refused while the network is in use; resolves to whether it was the ingress network. */
+  removeNetwork(ref: string): Promise<{ readonly wasIngress: boolean }>;
+  /** Removes unused networks (never ingress) matching the filters; resolves to their names. */
+  pruneNetworks(request: PruneNetworksRequest): Promise<string[]>;
   /** Releases the connection. Idempotent. */
   close(): void;
 }

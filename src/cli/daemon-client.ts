@@ -5,17 +5,21 @@ import { callUnary } from '../common/rpc/call-unary.js';
 import type { UnaryMethod } from '../common/rpc/call-unary.js';
 import { ClusterControlClient, LocalControlClient } from '../gen/vxmesh/v1/control.js';
 import type {
+  CreateNetworkRequest,
   InfoResponse,
   JoinTokens,
+  NetworkView,
   NodeView,
+  PruneNetworksRequest,
   SwarmInitRequest,
   SwarmInitResponse,
   SwarmJoinRequest,
   SwarmJoinResponse,
   UpdateNodeRequest,
 } from '../gen/vxmesh/v1/control.js';
+import type { Network } from '../gen/vxmesh/v1/network.js';
 import type { NodeRole } from '../gen/vxmesh/v1/node.js';
-import type { DaemonApi, NodeRecord } from './daemon-api.js';
+import type { DaemonApi, NetworkRecord, NodeRecord } from './daemon-api.js';
 import type { DaemonAddress } from './daemon-address.js';
 
 /** The daemon's socket is missing, refuses connections, or may not be opened by this user. */
@@ -61,6 +65,13 @@ function present(view: NodeView | undefined, what: string): NodeRecord {
     throw new InternalError(`${what}: the daemon answered without a node`);
   }
   return { ...view, node: view.node };
+}
+
+function presentNetwork(view: NetworkView | undefined, what: string): NetworkRecord {
+  if (view?.network === undefined) {
+    throw new InternalError(`${what}: the daemon answered without a network`);
+  }
+  return { ...view, network: view.network };
 }
 
 function presentTokens(tokens: JoinTokens | undefined, what: string): JoinTokens {
@@ -145,6 +156,36 @@ export class GrpcDaemonClient implements DaemonApi {
   async rotateJoinToken(role: NodeRole): Promise<JoinTokens> {
     const res = await this.call(this.cluster.rotateJoinToken.bind(this.cluster), { role }, 'rotate join token');
     return presentTokens(res.tokens, 'rotate join token');
+  }
+
+  async createNetwork(request: CreateNetworkRequest): Promise<Network> {
+    const what = `create network ${request.name}`;
+    const res = await this.call(this.cluster.createNetwork.bind(this.cluster), request, what);
+    if (res.network === undefined) {
+      throw new InternalError(`${what}: the daemon answered without a network`);
+    }
+    return res.network;
+  }
+
+  async listNetworks(): Promise<NetworkRecord[]> {
+    const res = await this.call(this.cluster.listNetworks.bind(this.cluster), {}, 'list networks');
+    return res.networks.map((view) => presentNetwork(view, 'list networks'));
+  }
+
+  async getNetwork(ref: string): Promise<NetworkRecord> {
+    const what = `inspect network ${ref}`;
+    const res = await this.call(this.cluster.getNetwork.bind(this.cluster), { ref }, what);
+    return presentNetwork(res.network, what);
+  }
+
+  async removeNetwork(ref: string): Promise<{ readonly wasIngress: boolean }> {
+    const res = await this.call(this.cluster.removeNetwork.bind(this.cluster), { ref }, `remove network ${ref}`);
+    return { wasIngress: res.wasIngress };
+  }
+
+  async pruneNetworks(request: PruneNetworksRequest): Promise<string[]> {
+    const res = await this.call(this.cluster.pruneNetworks.bind(this.cluster), request, 'prune networks');
+    return res.deletedNames;
   }
 
   close(): void {

@@ -28,7 +28,9 @@ import { NodeAvailability, NodeRole } from '../gen/vxmesh/v1/node.js';
 import { initializeCluster } from '../manager/cluster-init.js';
 import { Manager } from '../manager/manager.js';
 import { joinCluster, localAddressToward } from '../worker/join-cluster.js';
+import { AssignmentState } from '../worker/assignment-state.js';
 import { NodeAgent } from '../worker/node-agent.js';
+import { DebouncedWriter } from './debounced-writer.js';
 import { soleHostAddress } from './advertise-address.js';
 import { localAuthorize } from './local-authorizer.js';
 import { NodeStateFiles } from './node-state-files.js';
@@ -37,6 +39,8 @@ import type { NodeState, StoreLocation } from './node-state-files.js';
 const log = createLogger('daemon');
 
 export const DEFAULT_CLUSTER_PORT = 2377;
+/** Applied assignments are written at most this often; a crash loses at most this much, and the next COMPLETE restores it. */
+const ASSIGNMENTS_SAVE_DELAY_MS = 200;
 const ETCD_NAMESPACE = '/vxmesh/';
 
 export interface DaemonOptions {
@@ -79,6 +83,7 @@ export class Daemon implements AsyncDisposable {
   #manager: Manager | undefined;
   #managerControl: ClusterControlServer | undefined;
   #agent: NodeAgent | undefined;
+  #persistAssignments: DebouncedWriter | undefined;
   #lifecycle: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -144,6 +149,15 @@ export class Daemon implements AsyncDisposable {
     if (state.role === 'manager') {
       await this.#startManager(state, identity);
     }
+    const saved = await this.#files.loadAssignments();
+    let assignments = new AssignmentState();
+    try {
+      assignments = saved ? AssignmentState.fromBytes(saved) : assignments;
+    } catch (err) {
+      log.warn({ err }, 'saved assignments do not decode; waiting for the managers');
+    }
+    const persist = new DebouncedWriter(ASSIGNMENTS_SAVE_DELAY_MS, () => this.#files.saveAssignments(assignments.toBytes()));
+    this.#persistAssignments = persist;
     const managerAddrs =
       state.role === 'manager'
         ? [state.advertiseAddr, ...state.managerAddrs.filter((a) => a !== state.advertiseAddr)]
@@ -159,6 +173,8 @@ export class Daemon implements AsyncDisposable {
         await this.#saveState({ role: role === NodeRole.NODE_ROLE_MANAGER ? 'manager' : 'worker' });
       },
       saveManagers: (addrs) => this.#saveState({ managerAddrs: addrs }),
+      assignments,
+      onAssignments: () => persist.schedule(),
       onRoleChange: (role, etcdEndpoints) => {
         void this.#serialize(() => this.#applyRole(role, etcdEndpoints)).catch((err: unknown) =>
           log.error({ err }, 'could not apply the new role'),
@@ -224,6 +240,8 @@ export class Daemon implements AsyncDisposable {
   async #stopMember(): Promise<void> {
     await this.#agent?.close();
     this.#agent = undefined;
+    await this.#persistAssignments?.flush();
+    this.#persistAssignments = undefined;
     await this.#stopManager();
     this.#state = undefined;
   }
@@ -393,6 +411,7 @@ export class Daemon implements AsyncDisposable {
       sessionState: session?.phase ?? '',
       lastError: session?.phase === 'disconnected' ? session.lastError : '',
       certNotAfter: identity ? certificateIdentity(identity.certPem).notAfter.toISOString() : '',
+      agent: this.#agent?.status,
     };
   }
 

@@ -40,7 +40,7 @@ export class NodeStateFiles {
     return join(this.root, name);
   }
 
-  async #writeAtomic(path: string, data: string, mode: number): Promise<void> {
+  async #writeAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
     const tmp = `${path}.tmp-${process.pid}`;
     const file = await open(tmp, 'w', mode);
@@ -102,9 +102,26 @@ export class NodeStateFiles {
     );
   }
 
-  /** Forgets the cluster: state, certificates and the embedded store. */
+  /** The assignments the agent applied last (protobuf bytes), so a restart starts from them. */
+  async loadAssignments(): Promise<Uint8Array | undefined> {
+    try {
+      return await readFile(this.#path('worker/assignments.pb'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  async saveAssignments(bytes: Uint8Array): Promise<void> {
+    await this.#writeAtomic(this.#path('worker/assignments.pb'), bytes, 0o600);
+  }
+
+  /** Forgets the cluster: state, certificates, applied assignments and the embedded store. */
   async clear(): Promise<void> {
     await rm(this.#path('state.json'), { force: true });
+    await rm(this.#path('worker'), { recursive: true, force: true });
     await rm(this.#path('certificates'), { recursive: true, force: true });
     await rm(this.storeDir, { recursive: true, force: true });
   }

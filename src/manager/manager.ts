@@ -18,7 +18,9 @@ import { clusterAuthorizer } from './api/authorization.js';
 import { clusterControlServer } from './api/cluster-control.js';
 import { certificateAuthorityServer } from './ca/ca-service.js';
 import { readCluster } from './cluster-records.js';
+import { ClusterView } from './dispatcher/cluster-view.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
+import type { DispatcherOptions } from './dispatcher/dispatcher.js';
 import { NodeRegistry } from './node-registry.js';
 import { unaryHandler } from '../common/rpc/server-handlers.js';
 
@@ -30,6 +32,8 @@ export interface ManagerOptions {
   readonly identity: TlsIdentity;
   readonly listen: HostPort;
   readonly clock: Clock;
+  /** Batching and fault injection for the dispatcher (tests and benchmarks). */
+  readonly dispatcherTuning?: Pick<DispatcherOptions, 'batchWindowMs' | 'batchLimit' | 'outboundFilter'>;
 }
 
 /**
@@ -40,24 +44,29 @@ export interface ManagerOptions {
 export class Manager implements AsyncDisposable {
   readonly cluster: Cluster;
   readonly registry: NodeRegistry;
+  readonly view: ClusterView;
   readonly dispatcher: Dispatcher;
   readonly #opts: ManagerOptions;
   readonly #server: Server;
   readonly #certificates: MutableCertificateProvider;
   #closed = false;
 
-  private constructor(opts: ManagerOptions, cluster: Cluster, registry: NodeRegistry, server: Server) {
+  private constructor(opts: ManagerOptions, cluster: Cluster, registry: NodeRegistry, view: ClusterView, server: Server) {
     this.#opts = opts;
     this.cluster = cluster;
     this.registry = registry;
+    this.view = view;
     this.#server = server;
     this.#certificates = new MutableCertificateProvider(opts.identity);
     const authorize = clusterAuthorizer(registry, cluster.id);
     this.dispatcher = new Dispatcher({
       registry,
+      view,
       clock: opts.clock,
       heartbeatPeriodMs: cluster.heartbeatPeriodMs,
+      dataPathPort: cluster.dataPathPort,
       authorize,
+      ...opts.dispatcherTuning,
     });
     server.addService(
       CertificateAuthorityService,
@@ -77,10 +86,13 @@ export class Manager implements AsyncDisposable {
     const cluster = await readCluster(opts.store);
     const registry = new NodeRegistry(opts.store, opts.clock);
     await registry.start();
-    const manager = new Manager(opts, cluster, registry, new Server({ 'grpc.keepalive_permit_without_calls': 1 }));
+    const view = new ClusterView(opts.store);
+    await view.start();
+    const manager = new Manager(opts, cluster, registry, view, new Server({ 'grpc.keepalive_permit_without_calls': 1 }));
     try {
       await manager.#listen();
     } catch (err) {
+      await view.close();
       await registry.close();
       throw err;
     }
@@ -112,7 +124,13 @@ export class Manager implements AsyncDisposable {
   /** The cluster-control handlers under a given authorization (manager certs, or the local socket). */
   clusterControl(authorize: Authorize): ClusterControlServer {
     return clusterControlServer(
-      { store: this.#opts.store, registry: this.registry, clock: this.#opts.clock, leaderId: () => this.#opts.nodeId },
+      {
+        store: this.#opts.store,
+        registry: this.registry,
+        clock: this.#opts.clock,
+        leaderId: () => this.#opts.nodeId,
+        agentStatus: (nodeId) => this.dispatcher.agentStatus(nodeId),
+      },
       authorize,
     );
   }
@@ -139,6 +157,7 @@ export class Manager implements AsyncDisposable {
         resolve();
       });
     });
+    await this.view.close();
     await this.registry.close();
   }
 

@@ -9,7 +9,8 @@ import type { TlsIdentity } from '../common/tls/mutable-certificate-provider.js'
 import type { Clock } from '../common/clock.js';
 import { CertificateAuthorityClient } from '../gen/vxmesh/v1/ca.js';
 import { DispatcherClient } from '../gen/vxmesh/v1/dispatcher.js';
-import type { SessionResponse } from '../gen/vxmesh/v1/dispatcher.js';
+import type { AgentStatus, AssignmentsResponse, SessionResponse } from '../gen/vxmesh/v1/dispatcher.js';
+import { AssignmentGapError, AssignmentState } from './assignment-state.js';
 import { NodeRole } from '../gen/vxmesh/v1/node.js';
 import { renewalTime } from '../manager/ca/certificate-authority.js';
 import { clusterChannelOptions, mutualTlsCredentials } from './cluster-channel.js';
@@ -36,6 +37,10 @@ export interface NodeAgentOptions {
   readonly saveIdentity: (identity: TlsIdentity, role: NodeRole) => Promise<void>;
   /** Persists a changed list of managers. */
   readonly saveManagers?: (addrs: string[]) => Promise<void>;
+  /** What was applied before a restart; the agent continues from it until a COMPLETE arrives. */
+  readonly assignments?: AssignmentState;
+  /** Called after each assignments message that changed the state (persist it, reconcile). */
+  readonly onAssignments?: (state: AssignmentState) => void;
   /** Called after a renewal changed the node's role; a new manager also gets the store endpoints. */
   readonly onRoleChange?: (role: NodeRole, etcdEndpoints: readonly string[]) => void;
 }
@@ -59,9 +64,13 @@ export class NodeAgent implements AsyncDisposable {
   #loops: Promise<void>[] = [];
   #renewNow: (() => void) | undefined;
   #stream: ClientReadableStream<SessionResponse> | undefined;
+  readonly #assignments: AssignmentState;
+  #lastError = '';
+  #dataPathPort = 0;
 
   constructor(opts: NodeAgentOptions) {
     this.#opts = opts;
+    this.#assignments = opts.assignments ?? new AssignmentState();
     this.#random = opts.random ?? Math.random;
     this.#identity = opts.identity;
     this.#managers = [...opts.managerAddrs];
@@ -77,6 +86,23 @@ export class NodeAgent implements AsyncDisposable {
 
   get managerAddrs(): readonly string[] {
     return this.#managers;
+  }
+
+  get assignments(): AssignmentState {
+    return this.#assignments;
+  }
+
+  /** The cluster's VXLAN port, once a manager has said it (0 before). */
+  get dataPathPort(): number {
+    return this.#dataPathPort;
+  }
+
+  get status(): AgentStatus {
+    return {
+      appliedVersion: this.#assignments.resultsIn?.toString() ?? '',
+      lastError: this.#lastError,
+      itemCount: this.#assignments.items.size,
+    };
   }
 
   start(): void {
@@ -96,6 +122,7 @@ export class NodeAgent implements AsyncDisposable {
       } catch (err) {
         const message = err instanceof Error ? err.message : String(err);
         if (!this.#abort.signal.aborted) {
+          this.#lastError = message;
           log.warn({ manager: addr, err: message }, 'session to manager ended');
           this.#state = { phase: 'disconnected', since: this.#opts.clock.now(), lastError: message };
         }
@@ -116,6 +143,7 @@ export class NodeAgent implements AsyncDisposable {
     const stop = (): void => sessionAbort.abort();
     this.#abort.signal.addEventListener('abort', stop, { once: true });
     let heartbeats: Promise<void> | undefined;
+    let assignments: Promise<void> | undefined;
     try {
       const stream = client.session({ hostname: this.#opts.hostname, advertiseAddr: '', dataPathAddr: '' });
       this.#stream = stream;
@@ -126,7 +154,10 @@ export class NodeAgent implements AsyncDisposable {
             onConnected();
             log.info({ manager: addr, sessionId: message.sessionId }, 'session established');
             heartbeats = this.#heartbeatLoop(client, message.sessionId, message.heartbeatPeriodMs, sessionAbort);
+            assignments = this.#assignmentsLoop(client, message.sessionId, sessionAbort);
+            this.#lastError = '';
           }
+          this.#dataPathPort = message.dataPathPort;
           this.#state = { phase: 'connected', managerAddr: addr, sessionId: message.sessionId };
           await this.#applySessionMessage(message);
         }
@@ -142,6 +173,7 @@ export class NodeAgent implements AsyncDisposable {
       sessionAbort.abort();
       this.#abort.signal.removeEventListener('abort', stop);
       await heartbeats;
+      await assignments;
       client.close();
     }
   }
@@ -168,7 +200,7 @@ export class NodeAgent implements AsyncDisposable {
     while (!session.signal.aborted) {
       try {
         await this.#opts.clock.sleep(periodMs * (0.8 + 0.2 * this.#random()), session.signal);
-        await callUnary(client.heartbeat.bind(client), { sessionId }, 'heartbeat', {
+        await callUnary(client.heartbeat.bind(client), { sessionId, status: this.status }, 'heartbeat', {
           signal: session.signal,
           timeoutMs: periodMs,
         });
@@ -177,6 +209,46 @@ export class NodeAgent implements AsyncDisposable {
           log.warn({ err: err instanceof Error ? err.message : String(err) }, 'heartbeat failed; reconnecting');
           session.abort();
         }
+        return;
+      }
+    }
+  }
+
+  /**
+   * Follows the assignment stream of one session. A gap ends the stream and opens a new one,
+   * which starts with a COMPLETE; other failures retry after a short pause until the session ends.
+   */
+  async #assignmentsLoop(client: DispatcherClient, sessionId: string, session: AbortController): Promise<void> {
+    let attempt = 0;
+    while (!session.signal.aborted) {
+      const stream = client.assignments({ sessionId });
+      const cancel = (): void => stream.cancel();
+      session.signal.addEventListener('abort', cancel, { once: true });
+      try {
+        for await (const message of stream as AsyncIterable<AssignmentsResponse>) {
+          attempt = 0;
+          if (this.#assignments.apply(message)) {
+            this.#opts.onAssignments?.(this.#assignments);
+          }
+        }
+      } catch (err) {
+        if (session.signal.aborted) {
+          return;
+        }
+        if (err instanceof AssignmentGapError) {
+          log.warn({ err: err.message }, 'resynchronising assignments');
+          stream.cancel();
+          continue;
+        }
+        this.#lastError = fromServiceError(err, 'assignments').message;
+      } finally {
+        session.signal.removeEventListener('abort', cancel);
+      }
+      attempt++;
+      const pause = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
+      try {
+        await this.#opts.clock.sleep(pause / 2 + this.#random() * (pause / 2), session.signal);
+      } catch {
         return;
       }
     }

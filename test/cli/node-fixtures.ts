@@ -27,6 +27,8 @@ export function clusterViews(): NodeRecord[] {
       leader: false,
       reachability: '',
       certNotAfter: '',
+      sessionState: '',
+      agent: undefined,
     },
     {
       node: Node.create({
@@ -43,6 +45,8 @@ export function clusterViews(): NodeRecord[] {
       leader: true,
       reachability: 'reachable',
       certNotAfter: '2024-08-14T22:52:44Z',
+      sessionState: '',
+      agent: undefined,
     },
     {
       node: Node.create({
@@ -60,6 +64,8 @@ export function clusterViews(): NodeRecord[] {
       leader: false,
       reachability: '',
       certNotAfter: '',
+      sessionState: '',
+      agent: undefined,
     },
   ];
 }

@@ -58,6 +58,7 @@ describe('vxmesh CLI against a fake daemon', () => {
       sessionState: 'connected',
       lastError: '',
       certNotAfter: '',
+      agent: undefined,
     });
   });
 

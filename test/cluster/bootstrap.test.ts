@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestHosts } from '../support/test-hosts.js';
 import type { TestHosts } from '../support/test-hosts.js';
-import { destroyAll, logTails, parseNodeLs, startVxmeshd, waitFor } from '../support/vxmeshd-harness.js';
+import { destroyAll, logTails, parseNodeLs, startVxmeshds, waitFor } from '../support/vxmeshd-harness.js';
 import type { CliResult, NodeLsRow, Vxmeshd } from '../support/vxmeshd-harness.js';
 
 /**
@@ -44,17 +44,7 @@ describe('cluster bootstrap over the underlay (3 hosts)', () => {
 
   beforeAll(async () => {
     hosts = await createTestHosts({ count: 3 });
-    const h = hosts;
-    const started = await Promise.allSettled([0, 1, 2].map((i) => startVxmeshd(h, i)));
-    for (const s of started) {
-      if (s.status === 'fulfilled') {
-        daemons.push(s.value);
-      }
-    }
-    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) {
-      throw failed.reason;
-    }
+    daemons.push(...(await startVxmeshds(hosts, [0, 1, 2])));
   });
 
   afterAll(async () => {

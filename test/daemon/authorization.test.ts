@@ -61,7 +61,7 @@ describe('cluster port authorization', () => {
     const foreignDispatcher = new DispatcherClient(m.addr, mutualTlsCredentials(foreign), clusterChannelOptions);
     try {
       await expect(
-        callUnary(foreignDispatcher.heartbeat.bind(foreignDispatcher), { sessionId: 'x' }, 'heartbeat'),
+        callUnary(foreignDispatcher.heartbeat.bind(foreignDispatcher), { sessionId: 'x', status: undefined }, 'heartbeat'),
       ).rejects.toMatchObject({
         code: 'UNAUTHENTICATED',
       });

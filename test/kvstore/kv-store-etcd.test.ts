@@ -1,7 +1,13 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ClosedError, InvalidArgumentError, UnavailableError, VxmeshError, isRetryable } from '../../src/common/errors.js';
+import {
+  ClosedError,
+  InvalidArgumentError,
+  UnavailableError,
+  VxmeshError,
+  isRetryable,
+} from '../../src/common/errors.js';
 import type { WatchEvent } from '../../src/kvstore/kv-store.js';
 import { EtcdKvStore } from '../../src/kvstore/kv-store-etcd.js';
 import type { EtcdServer } from '../support/etcd-server.js';
@@ -167,7 +173,7 @@ describe('EtcdKvStore on a private etcd (faults, compaction)', () => {
   it('a call to a frozen etcd ends when its signal aborts, and the store stays usable', async () => {
     const store = open(etcd.endpoint, kvPrefix('frozen'));
     await store.put('k', 'v');
-    etcd.kill('SIGSTOP');
+    await etcd.freeze();
     try {
       const started = Date.now();
       await expect(store.get('k', { signal: AbortSignal.timeout(300) })).rejects.toMatchObject({
@@ -175,7 +181,7 @@ describe('EtcdKvStore on a private etcd (faults, compaction)', () => {
       });
       expect(Date.now() - started).toBeLessThan(2000);
     } finally {
-      etcd.kill('SIGCONT');
+      etcd.thaw();
     }
     expect(decoder.decode((await store.get('k')).kv?.value)).toBe('v');
   });

@@ -54,6 +54,14 @@ export interface EtcdServer {
    * data directory and ports.
    */
   kill(signal: NodeJS.Signals): void;
+  /**
+   * Freezes etcd (SIGSTOP) and resolves once every etcd thread has actually stopped, so a
+   * request sent afterwards is guaranteed to hang: the signal alone takes effect asynchronously
+   * and a thread already running may still answer. Undo with `thaw()`.
+   */
+  freeze(): Promise<void>;
+  /** Resumes a frozen etcd (SIGCONT). */
+  thaw(): void;
   /** Starts etcd again on the same ports and data directory (kills the old process first). */
   restart(): Promise<void>;
 }
@@ -120,6 +128,19 @@ async function sweepStaleDirs(): Promise<void> {
         }
       }),
   );
+}
+
+/** Whether every thread of `pid` is in the stopped state (Linux /proc). */
+async function allThreadsStopped(pid: number): Promise<boolean> {
+  const tasks = await readdir(`/proc/${pid}/task`);
+  const states = await Promise.all(
+    tasks.map(async (tid) => {
+      const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => '');
+      // The state is the field after the parenthesised command name, which may contain spaces.
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    }),
+  );
+  return states.every((state) => state === 'T' || state === 't' || state === '');
 }
 
 /** A loopback port nobody is listening on right now (the OS picks it; the socket is closed again). */
@@ -326,6 +347,22 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdServer
     },
     kill(signal: NodeJS.Signals): void {
       entry?.child.kill(signal);
+    },
+    async freeze(): Promise<void> {
+      const pid = entry?.child.pid;
+      if (pid === undefined || !entry?.child.kill('SIGSTOP')) {
+        throw new Error(`etcd at ${endpoint} is not running`);
+      }
+      const deadline = Date.now() + 5000;
+      while (!(await allThreadsStopped(pid))) {
+        if (Date.now() > deadline) {
+          throw new Error(`etcd at ${endpoint} (pid ${pid}) did not stop within 5 s of SIGSTOP`);
+        }
+        await sleep(5);
+      }
+    },
+    thaw(): void {
+      entry?.child.kill('SIGCONT');
     },
     async restart(): Promise<void> {
       if (stopped) {

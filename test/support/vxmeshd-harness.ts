@@ -14,7 +14,6 @@
  * process dies, even by SIGKILL, the daemon is killed too. destroy() of the test hosts kills
  * anything left in the namespaces as well.
  */
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -455,9 +454,28 @@ export function parseNodeLs(stdout: string): NodeLsRow[] {
   });
 }
 
+/**
+ * Starts one daemon per host index, in parallel. All or nothing: when one fails, the others are
+ * destroyed and the first failure is rethrown.
+ */
+export async function startVxmeshds(
+  hosts: TestHosts,
+  indices: readonly number[],
+  options: StartVxmeshdOptions = {},
+): Promise<Vxmeshd[]> {
+  const started = await Promise.allSettled(indices.map((i) => startVxmeshd(hosts, i, options)));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  const daemons = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  if (failed) {
+    await destroyAll(daemons).catch(() => undefined); // the start failure is the one to report
+    throw failed.reason;
+  }
+  return daemons;
+}
+
 /** Destroys every daemon, in parallel, even when some fail; rethrows the first failure afterwards. */
 export async function destroyAll(daemons: Iterable<Vxmeshd | undefined>): Promise<void> {
-  const results = await Promise.allSettled([...daemons].map((d) => d?.destroy()));
+  const results = await Promise.allSettled([...daemons].map((d) => d?.destroy() ?? Promise.resolve()));
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     throw failed.reason;

@@ -47,22 +47,41 @@ export function unaryHandler<Req, Res>(
   };
 }
 
+/** The sending side of a server stream. */
+export interface StreamWriter<Res> {
+  /** Queues one message; false means the transport buffer is full and the caller should wait. */
+  send(message: Res): boolean;
+  /** Resolves when the transport has room again (or the call ended). */
+  drained(): Promise<void>;
+}
+
 /**
- * Wraps a server-streaming handler. `send` writes one message; the stream ends OK when the
- * handler resolves and with the mapped status when it rejects.
+ * Wraps a server-streaming handler. The stream ends OK when the handler resolves and with the
+ * mapped status when it rejects.
  */
 export function serverStreamHandler<Req, Res>(
   authorize: Authorize,
-  handler: (request: Req, ctx: CallContext, send: (message: Res) => void) => Promise<void>,
+  handler: (request: Req, ctx: CallContext, writer: StreamWriter<Res>) => Promise<void>,
 ): handleServerStreamingCall<Req, Res> {
   return (call: ServerWritableStream<Req, Res>) => {
     const { signal, dispose } = callSignal(call);
+    const writer: StreamWriter<Res> = {
+      send: (m) => call.write(m),
+      drained: () =>
+        new Promise<void>((resolve) => {
+          const done = (): void => {
+            call.removeListener('drain', done);
+            signal.removeEventListener('abort', done);
+            resolve();
+          };
+          call.once('drain', done);
+          signal.addEventListener('abort', done, { once: true });
+        }),
+    };
     void (async () => {
       try {
         const caller = await authorize(call);
-        await handler(call.request, { caller, signal }, (m) => {
-          call.write(m);
-        });
+        await handler(call.request, { caller, signal }, writer);
         call.end();
       } catch (err) {
         if (!signal.aborted) {

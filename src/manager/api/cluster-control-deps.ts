@@ -1,5 +1,6 @@
 import type { Clock } from '../../common/clock.js';
 import type { KvStore } from '../../kvstore/index.js';
+import type { AgentStatus } from '../../gen/vxmesh/v1/dispatcher.js';
 import type { NodeRegistry } from '../node-registry.js';
 
 /** What the cluster-control handlers work on. */
@@ -9,4 +10,6 @@ export interface ClusterControlDeps {
   readonly clock: Clock;
   /** ID of the manager that currently leads (the only manager, until leader election lands). */
   readonly leaderId: () => string;
+  /** The agent status a node last reported to this manager, if it holds a session here. */
+  readonly agentStatus: (nodeId: string) => AgentStatus | undefined;
 }

@@ -7,7 +7,9 @@ import { NodeAvailability, NodeRole, NodeStatus } from '../../gen/vxmesh/v1/node
 import { readCaSecret, readCluster, readJoinTokens, rotateJoinToken } from '../cluster-records.js';
 import type { StoredNode } from '../node-registry.js';
 
-function view(stored: StoredNode, leaderId: string): NodeView {
+function view(stored: StoredNode, deps: ClusterControlDeps): NodeView {
+  const leaderId = deps.leaderId();
+  const agent = deps.agentStatus(stored.node.id);
   const { node } = stored;
   const manager = node.role === NodeRole.NODE_ROLE_MANAGER;
   return {
@@ -16,6 +18,8 @@ function view(stored: StoredNode, leaderId: string): NodeView {
     leader: manager && node.id === leaderId,
     reachability: manager ? (node.status === NodeStatus.NODE_STATUS_READY ? 'reachable' : 'unreachable') : '',
     certNotAfter: '',
+    agent,
+    sessionState: agent ? 'connected' : '',
   };
 }
 
@@ -29,10 +33,10 @@ export function nodeControlHandlers(deps: ClusterControlDeps, authorize: Authori
   const { store, registry } = deps;
   return {
     listNodes: unaryHandler(authorize, async () => ({
-      nodes: (await registry.list()).map((n) => view(n, deps.leaderId())),
+      nodes: (await registry.list()).map((n) => view(n, deps)),
     })),
 
-    getNode: unaryHandler(authorize, async (req) => ({ node: view(await registry.resolve(req.ref), deps.leaderId()) })),
+    getNode: unaryHandler(authorize, async (req) => ({ node: view(await registry.resolve(req.ref), deps) })),
 
     updateNode: unaryHandler(authorize, async (req) => {
       const target = await registry.resolve(req.ref);
@@ -61,7 +65,7 @@ export function nodeControlHandlers(deps: ClusterControlDeps, authorize: Authori
           req.availability === NodeAvailability.NODE_AVAILABILITY_UNSPECIFIED ? n.availability : req.availability;
         return role === n.role && availability === n.availability ? n : { ...n, role, availability };
       });
-      return { node: view(updated, deps.leaderId()) };
+      return { node: view(updated, deps) };
     }),
 
     removeNode: unaryHandler(authorize, async (req) => {

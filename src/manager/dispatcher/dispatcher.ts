@@ -3,12 +3,16 @@ import { createLogger } from '../../common/logger.js';
 import { serverStreamHandler, unaryHandler } from '../../common/rpc/server-handlers.js';
 import type { Authorize, CallContext } from '../../common/rpc/server-handlers.js';
 import type { Clock } from '../../common/clock.js';
-import type { DispatcherServer, SessionResponse } from '../../gen/vxmesh/v1/dispatcher.js';
+import { AssignmentsKind } from '../../gen/vxmesh/v1/dispatcher.js';
+import type { AgentStatus, AssignmentsResponse, DispatcherServer, SessionResponse } from '../../gen/vxmesh/v1/dispatcher.js';
+import type { StreamWriter } from '../../common/rpc/server-handlers.js';
 import { NodeStatus } from '../../gen/vxmesh/v1/node.js';
 import type { Node, NodeRole } from '../../gen/vxmesh/v1/node.js';
 import type { Allowed } from '../api/authorization.js';
 import { newObjectId } from '../node-registry.js';
 import type { NodeChange, NodeRegistry } from '../node-registry.js';
+import type { ClusterView } from './cluster-view.js';
+import { NodeAssignments } from './node-assignments.js';
 
 const log = createLogger('manager.dispatcher');
 
@@ -20,15 +24,31 @@ interface LiveSession {
   readonly send: (message: SessionResponse) => void;
   /** Ends the stream: OK without an error, with the error's status otherwise. */
   readonly end: (err?: VxmeshError) => void;
+  /** Aborted when the session ends, which also ends its assignment stream. */
+  readonly closed: AbortController;
   lastRole: NodeRole;
 }
 
 export interface DispatcherOptions {
   readonly registry: NodeRegistry;
+  readonly view: ClusterView;
   readonly clock: Clock;
   readonly heartbeatPeriodMs: number;
+  readonly dataPathPort: number;
   readonly authorize: (allowed: Allowed) => Authorize;
+  /** Changes are sent this long after the first pending one, merging what arrives meanwhile. */
+  readonly batchWindowMs?: number;
+  /** ...or as soon as this many keys are pending. */
+  readonly batchLimit?: number;
+  /**
+   * Fault injection for tests: return false to drop an assignments message instead of sending it
+   * (the worker must detect the gap and resynchronise).
+   */
+  readonly outboundFilter?: (nodeId: string, message: AssignmentsResponse) => boolean;
 }
+
+const DEFAULT_BATCH_WINDOW_MS = 100;
+const DEFAULT_BATCH_LIMIT = 100;
 
 /**
  * Holds one session per node, takes heartbeats and marks nodes Ready or Down. A node's newer
@@ -38,6 +58,7 @@ export class Dispatcher implements AsyncDisposable {
   readonly #opts: DispatcherOptions;
   readonly #sessions = new Map<string, LiveSession>();
   readonly #lastSeen = new Map<string, number>();
+  readonly #agentStatus = new Map<string, AgentStatus>();
   readonly #abort = new AbortController();
   readonly #startedAt: number;
   #unsubscribe: (() => void) | undefined;
@@ -56,7 +77,8 @@ export class Dispatcher implements AsyncDisposable {
   get server(): DispatcherServer {
     const authorize = this.#opts.authorize(['worker', 'manager']);
     return {
-      session: serverStreamHandler(authorize, (_req, ctx, send) => this.#session(ctx, send)),
+      session: serverStreamHandler(authorize, (_req, ctx, writer) => this.#session(ctx, (m) => void writer.send(m))),
+      assignments: serverStreamHandler(authorize, (req, ctx, writer) => this.#assignments(req.sessionId, ctx, writer)),
       heartbeat: unaryHandler(authorize, async (req, ctx) => {
         const nodeId = nodeOf(ctx);
         const session = this.#sessions.get(nodeId);
@@ -64,6 +86,9 @@ export class Dispatcher implements AsyncDisposable {
           throw new VxmeshError('NOT_FOUND', `session ${req.sessionId} is not the current session of node ${nodeId}`);
         }
         this.#lastSeen.set(nodeId, this.#opts.clock.now());
+        if (req.status) {
+          this.#agentStatus.set(nodeId, req.status);
+        }
         const node = await this.#opts.registry.lookup(nodeId);
         if (node && node.status !== NodeStatus.NODE_STATUS_READY) {
           await this.#opts.registry.setStatus(nodeId, NodeStatus.NODE_STATUS_READY);
@@ -71,6 +96,11 @@ export class Dispatcher implements AsyncDisposable {
         return { heartbeatPeriodMs: this.#opts.heartbeatPeriodMs };
       }),
     };
+  }
+
+  /** What the node's agent last reported, while it holds a session with this manager. */
+  agentStatus(nodeId: string): AgentStatus | undefined {
+    return this.#sessions.has(nodeId) ? (this.#agentStatus.get(nodeId) ?? { appliedVersion: '', lastError: '', itemCount: 0 }) : undefined;
   }
 
   /** Node IDs with an open session on this manager. */
@@ -89,7 +119,13 @@ export class Dispatcher implements AsyncDisposable {
     const stored = await registry.update(nodeId, (n) =>
       n.status === NodeStatus.NODE_STATUS_READY ? n : { ...n, status: NodeStatus.NODE_STATUS_READY },
     );
-    const session: LiveSession = { sessionId: newObjectId(), send, end: finish, lastRole: stored.node.role };
+    const session: LiveSession = {
+      sessionId: newObjectId(),
+      send,
+      end: finish,
+      closed: new AbortController(),
+      lastRole: stored.node.role,
+    };
     this.#sessions.set(nodeId, session);
     this.#lastSeen.set(nodeId, clock.now());
     log.info({ nodeId, sessionId: session.sessionId }, 'session opened');
@@ -102,6 +138,7 @@ export class Dispatcher implements AsyncDisposable {
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
       this.#abort.signal.removeEventListener('abort', onAbort);
+      session.closed.abort();
       if (this.#sessions.get(nodeId) === session) {
         this.#sessions.delete(nodeId);
       }
@@ -115,7 +152,91 @@ export class Dispatcher implements AsyncDisposable {
       role: node.role,
       managerAddrs: await this.#opts.registry.managerAddrs(),
       heartbeatPeriodMs: this.#opts.heartbeatPeriodMs,
+      dataPathPort: this.#opts.dataPathPort,
     };
+  }
+
+  /**
+   * Streams what the node must program: a COMPLETE, then INCREMENTAL batches chained by
+   * applies_to/results_in (store revisions). While the transport is backed up nothing is queued:
+   * pending keys merge, and the next message carries their latest state.
+   */
+  async #assignments(sessionId: string, ctx: CallContext, writer: StreamWriter<AssignmentsResponse>): Promise<void> {
+    const nodeId = nodeOf(ctx);
+    const session = this.#sessions.get(nodeId);
+    if (!session || session.sessionId !== sessionId) {
+      throw new VxmeshError('NOT_FOUND', `session ${sessionId} is not the current session of node ${nodeId}`);
+    }
+    const { view, clock } = this.#opts;
+    const windowMs = this.#opts.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS;
+    const limit = this.#opts.batchLimit ?? DEFAULT_BATCH_LIMIT;
+    const done = AbortSignal.any([ctx.signal, session.closed.signal, this.#abort.signal]);
+    const node = new NodeAssignments(view, nodeId);
+    let wake: (() => void) | undefined;
+    const unsubscribe = view.subscribe((changes) => {
+      for (const c of changes) {
+        node.mark(c);
+      }
+      wake?.();
+    });
+    const emit = (m: AssignmentsResponse): boolean =>
+      this.#opts.outboundFilter && !this.#opts.outboundFilter(nodeId, m) ? true : writer.send(m);
+    try {
+      let last = view.revision;
+      let ok = emit({
+        kind: AssignmentsKind.ASSIGNMENTS_KIND_COMPLETE,
+        appliesTo: '',
+        resultsIn: last.toString(),
+        changes: node.complete(),
+      });
+      while (!done.aborted) {
+        if (!ok) {
+          await writer.drained();
+        }
+        if (node.pending === 0) {
+          await new Promise<void>((resolve) => {
+            const finish = (): void => {
+              done.removeEventListener('abort', finish);
+              wake = undefined;
+              resolve();
+            };
+            wake = finish;
+            done.addEventListener('abort', finish, { once: true });
+          });
+          continue;
+        }
+        if (node.pending < limit) {
+          await clock.sleep(windowMs, done).catch(() => undefined);
+        }
+        if (done.aborted) {
+          break;
+        }
+        const revision = view.revision;
+        const changes = node.flush();
+        if (changes.length === 0) {
+          continue;
+        }
+        // results_in must grow for the worker to accept an increment; only a relist can change
+        // the view without a newer revision, and then the whole set is resent.
+        ok =
+          revision > last
+            ? emit({
+                kind: AssignmentsKind.ASSIGNMENTS_KIND_INCREMENTAL,
+                appliesTo: last.toString(),
+                resultsIn: revision.toString(),
+                changes,
+              })
+            : emit({
+                kind: AssignmentsKind.ASSIGNMENTS_KIND_COMPLETE,
+                appliesTo: '',
+                resultsIn: revision.toString(),
+                changes: node.complete(),
+              });
+        last = revision;
+      }
+    } finally {
+      unsubscribe();
+    }
   }
 
   #onNodeChange(change: NodeChange): void {
@@ -152,6 +273,8 @@ export class Dispatcher implements AsyncDisposable {
           const seen = this.#lastSeen.get(node.id) ?? this.#startedAt;
           if (node.status === NodeStatus.NODE_STATUS_READY && now - seen > limit) {
             log.warn({ nodeId: node.id, silentMs: now - seen }, 'node missed its heartbeats; marking it down');
+            // A late heartbeat on the old session must not revive it: the node has to open a new one.
+            this.#sessions.get(node.id)?.end(new VxmeshError('UNAVAILABLE', 'heartbeats timed out; open a new session'));
             await registry.setStatus(node.id, NodeStatus.NODE_STATUS_DOWN);
           }
         }

@@ -1,6 +1,10 @@
+/** A CIDR as one key segment: "10.0.1.0/24" → "10.0.1.0_24" ('/' would split the key). */
+const cidrSegment = (cidr: string): string => cidr.replace('/', '_');
+
 /**
  * Key layout of cluster state. Every key lives under the store's namespace; bumping the `v1`
  * segment is how an incompatible layout change would be introduced.
+ * The network and IPAM keys are described in src/manager/ipam/README.md.
  */
 export const storeKeys = {
   cluster: 'v1/cluster',
@@ -8,4 +12,34 @@ export const storeKeys = {
   joinTokens: 'v1/join-tokens',
   nodesPrefix: 'v1/nodes/',
   node: (id: string): string => `v1/nodes/${id}`,
+
+  /** Network records (protobuf `Network`), by ID. */
+  networksPrefix: 'v1/networks/',
+  network: (id: string): string => `v1/networks/${id}`,
+  /** Endpoint records (protobuf `Endpoint`), by ID; the dispatcher watches this prefix. */
+  endpointsPrefix: 'v1/endpoints/',
+  endpoint: (id: string): string => `v1/endpoints/${id}`,
+  /** Name index: value is the network ID; makes names unique. */
+  networkName: (name: string): string => `v1/network-names/${name}`,
+  /** Holds the ID of the ingress network; makes it unique. */
+  ingressNetwork: 'v1/network-ingress',
+  /** Present while a removal of the network is in progress; attach transactions refuse it. */
+  networkRemoval: (id: string): string => `v1/network-removals/${id}`,
+  /** Everything that uses a network (endpoints, services) registers a key under here. */
+  networkAttachmentsPrefix: (id: string): string => `v1/network-attachments/${id}/`,
+
+  /** Subnet claims of every network plus the guard key, read together by one range. */
+  subnetClaimsPrefix: 'v1/ipam/subnets/',
+  /** Rewritten by every transaction that adds claims, so two creates that read the same claims can't both commit. */
+  subnetClaimsGuard: 'v1/ipam/subnets/guard',
+  subnetClaim: (cidr: string): string => `v1/ipam/subnets/claims/${cidrSegment(cidr)}`,
+
+  /** The cluster-wide VNI bitmap (cursor + chunks). */
+  vniBitmapPrefix: 'v1/ipam/vnis/',
+
+  /** Address bitmaps of every subnet of a network. */
+  networkAddressesPrefix: (networkId: string): string => `v1/ipam/addresses/${networkId}/`,
+  /** Address bitmap (cursor + chunks) of one subnet. */
+  subnetAddressesPrefix: (networkId: string, cidr: string): string =>
+    `v1/ipam/addresses/${networkId}/${cidrSegment(cidr)}/`,
 } as const;

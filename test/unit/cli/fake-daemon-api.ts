@@ -1,15 +1,18 @@
-import type { DaemonApi, NodeRecord } from '../../../src/cli/daemon-api.js';
+import type { DaemonApi, NetworkRecord, NodeRecord } from '../../../src/cli/daemon-api.js';
 import type { Output } from '../../../src/cli/output.js';
 import { NotFoundError, VxmeshError } from '../../../src/common/errors.js';
 import type {
+  CreateNetworkRequest,
   InfoResponse,
   JoinTokens,
+  PruneNetworksRequest,
   SwarmInitRequest,
   SwarmInitResponse,
   SwarmJoinRequest,
   SwarmJoinResponse,
   UpdateNodeRequest,
 } from '../../../src/gen/vxmesh/v1/control.js';
+import { Network } from '../../../src/gen/vxmesh/v1/network.js';
 import { NodeAvailability, NodeRole } from '../../../src/gen/vxmesh/v1/node.js';
 
 /** Runs `fn` as a daemon call would: a throw becomes a rejection. */
@@ -34,18 +37,23 @@ export class MemoryOutput implements Output {
 }
 
 /**
- * An in-memory manager: nodes resolve by ID, unique prefix or hostname like the daemon's
- * registry, and every call is recorded by name.
+ * An in-memory manager: nodes resolve by ID, unique prefix or hostname, networks by ID, unique
+ * prefix or name, like the daemon's registries, and every call is recorded by name.
  */
 export class FakeDaemonApi implements DaemonApi {
   readonly calls: string[] = [];
   readonly nodes: Map<string, NodeRecord>;
+  readonly networks: Map<string, NetworkRecord>;
+  /** Requests of createNetwork and pruneNetworks, as the CLI sent them. */
+  readonly createRequests: CreateNetworkRequest[] = [];
+  readonly pruneRequests: PruneNetworksRequest[] = [];
   tokens: JoinTokens = { worker: 'SWMTKN-1-w', manager: 'SWMTKN-1-m' };
   infoResponse: InfoResponse;
   closed = false;
 
-  constructor(nodes: readonly NodeRecord[], selfId: string) {
+  constructor(nodes: readonly NodeRecord[], selfId: string, networks: readonly NetworkRecord[] = []) {
     this.nodes = new Map(nodes.map((n) => [n.node.id, n]));
+    this.networks = new Map(networks.map((n) => [n.network.id, n]));
     this.infoResponse = {
       localNodeState: 'active',
       nodeId: selfId,
@@ -55,6 +63,7 @@ export class FakeDaemonApi implements DaemonApi {
       sessionState: 'connected',
       lastError: '',
       certNotAfter: '',
+      agent: undefined,
     };
   }
 
@@ -137,6 +146,60 @@ export class FakeDaemonApi implements DaemonApi {
   rotateJoinToken(role: NodeRole): Promise<JoinTokens> {
     this.calls.push(`rotateJoinToken ${role}`);
     return Promise.resolve(this.tokens);
+  }
+
+  private resolveNetwork(ref: string): NetworkRecord {
+    const all = [...this.networks.values()];
+    const exact = this.networks.get(ref) ?? all.find((n) => n.network.name === ref);
+    const matches = exact ? [exact] : all.filter((n) => n.network.id.startsWith(ref));
+    if (matches.length !== 1 || matches[0] === undefined) {
+      throw new NotFoundError('network', ref);
+    }
+    return matches[0];
+  }
+
+  createNetwork(request: CreateNetworkRequest): Promise<Network> {
+    this.calls.push(`createNetwork ${request.name}`);
+    this.createRequests.push(request);
+    return settle(() => {
+      if ([...this.networks.values()].some((n) => n.network.name === request.name)) {
+        throw new VxmeshError('ALREADY_EXISTS', `network with name ${request.name} already exists`);
+      }
+      const id = `${request.name}${'0'.repeat(25)}`.slice(0, 25);
+      const network = Network.create({ id, name: request.name, driver: request.driver, labels: request.labels });
+      this.networks.set(id, { network, version: 1n, usage: [] });
+      return network;
+    });
+  }
+
+  listNetworks(): Promise<NetworkRecord[]> {
+    this.calls.push('listNetworks');
+    return Promise.resolve([...this.networks.values()]);
+  }
+
+  getNetwork(ref: string): Promise<NetworkRecord> {
+    this.calls.push(`getNetwork ${ref}`);
+    return settle(() => this.resolveNetwork(ref));
+  }
+
+  removeNetwork(ref: string): Promise<{ readonly wasIngress: boolean }> {
+    this.calls.push(`removeNetwork ${ref}`);
+    return settle(() => {
+      const { network } = this.resolveNetwork(ref);
+      this.networks.delete(network.id);
+      return { wasIngress: network.ingress };
+    });
+  }
+
+  /** Removes every network but ingress; filters are only recorded. */
+  pruneNetworks(request: PruneNetworksRequest): Promise<string[]> {
+    this.calls.push('pruneNetworks');
+    this.pruneRequests.push(request);
+    const pruned = [...this.networks.values()].filter((n) => !n.network.ingress).map((n) => n.network);
+    for (const network of pruned) {
+      this.networks.delete(network.id);
+    }
+    return Promise.resolve(pruned.map((n) => n.name));
   }
 
   close(): void {

@@ -18,6 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import { AgentStatus } from './dispatcher.js';
 import { Network, SubnetUsage } from './network.js';
 import {
   Node,
@@ -91,6 +92,8 @@ export interface InfoResponse {
   lastError: string;
   /** RFC 3339 time at which the node certificate expires. */
   certNotAfter: string;
+  /** What the agent applied last. */
+  agent: AgentStatus | undefined;
 }
 
 /** A node plus what only the managers know about it at read time. */
@@ -103,6 +106,10 @@ export interface NodeView {
   reachability: string;
   /** RFC 3339 expiry of the node's current certificate. */
   certNotAfter: string;
+  /** Last status the node's agent reported to the manager answering; absent if it holds no session. */
+  agent: AgentStatus | undefined;
+  /** "connected" when the node has a session with the answering manager. */
+  sessionState: string;
 }
 
 export interface ListNodesRequest {}
@@ -1024,6 +1031,7 @@ function createBaseInfoResponse(): InfoResponse {
     sessionState: '',
     lastError: '',
     certNotAfter: '',
+    agent: undefined,
   };
 }
 
@@ -1052,6 +1060,9 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     }
     if (message.certNotAfter !== '') {
       writer.uint32(66).string(message.certNotAfter);
+    }
+    if (message.agent !== undefined) {
+      AgentStatus.encode(message.agent, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -1133,6 +1144,14 @@ export const InfoResponse: MessageFns<InfoResponse> = {
             message.certNotAfter = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.agent = AgentStatus.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1183,6 +1202,7 @@ export const InfoResponse: MessageFns<InfoResponse> = {
         : isSet(object.cert_not_after)
           ? globalThis.String(object.cert_not_after)
           : '',
+      agent: isSet(object.agent) ? AgentStatus.fromJSON(object.agent) : undefined,
     };
   },
 
@@ -1212,6 +1232,9 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     if (message.certNotAfter !== '') {
       obj.certNotAfter = message.certNotAfter;
     }
+    if (message.agent !== undefined) {
+      obj.agent = AgentStatus.toJSON(message.agent);
+    }
     return obj;
   },
 
@@ -1228,12 +1251,22 @@ export const InfoResponse: MessageFns<InfoResponse> = {
     message.sessionState = object.sessionState ?? '';
     message.lastError = object.lastError ?? '';
     message.certNotAfter = object.certNotAfter ?? '';
+    message.agent =
+      object.agent !== undefined && object.agent !== null ? AgentStatus.fromPartial(object.agent) : undefined;
     return message;
   },
 };
 
 function createBaseNodeView(): NodeView {
-  return { node: undefined, version: 0n, leader: false, reachability: '', certNotAfter: '' };
+  return {
+    node: undefined,
+    version: 0n,
+    leader: false,
+    reachability: '',
+    certNotAfter: '',
+    agent: undefined,
+    sessionState: '',
+  };
 }
 
 export const NodeView: MessageFns<NodeView> = {
@@ -1255,6 +1288,12 @@ export const NodeView: MessageFns<NodeView> = {
     }
     if (message.certNotAfter !== '') {
       writer.uint32(42).string(message.certNotAfter);
+    }
+    if (message.agent !== undefined) {
+      AgentStatus.encode(message.agent, writer.uint32(50).fork()).join();
+    }
+    if (message.sessionState !== '') {
+      writer.uint32(58).string(message.sessionState);
     }
     return writer;
   },
@@ -1312,6 +1351,22 @@ export const NodeView: MessageFns<NodeView> = {
             message.certNotAfter = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.agent = AgentStatus.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.sessionState = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1335,6 +1390,12 @@ export const NodeView: MessageFns<NodeView> = {
         : isSet(object.cert_not_after)
           ? globalThis.String(object.cert_not_after)
           : '',
+      agent: isSet(object.agent) ? AgentStatus.fromJSON(object.agent) : undefined,
+      sessionState: isSet(object.sessionState)
+        ? globalThis.String(object.sessionState)
+        : isSet(object.session_state)
+          ? globalThis.String(object.session_state)
+          : '',
     };
   },
 
@@ -1355,6 +1416,12 @@ export const NodeView: MessageFns<NodeView> = {
     if (message.certNotAfter !== '') {
       obj.certNotAfter = message.certNotAfter;
     }
+    if (message.agent !== undefined) {
+      obj.agent = AgentStatus.toJSON(message.agent);
+    }
+    if (message.sessionState !== '') {
+      obj.sessionState = message.sessionState;
+    }
     return obj;
   },
 
@@ -1368,6 +1435,9 @@ export const NodeView: MessageFns<NodeView> = {
     message.leader = object.leader ?? false;
     message.reachability = object.reachability ?? '';
     message.certNotAfter = object.certNotAfter ?? '';
+    message.agent =
+      object.agent !== undefined && object.agent !== null ? AgentStatus.fromPartial(object.agent) : undefined;
+    message.sessionState = object.sessionState ?? '';
     return message;
   },
 };

@@ -20,11 +20,91 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import { Endpoint } from './endpoint.js';
+import { Network } from './network.js';
 import { NodeRole, nodeRoleFromJSON, nodeRoleToJSON } from './node.js';
 
 export const protobufPackage = 'vxmesh.v1';
 
 export const protobufFileName = 'vxmesh/v1/dispatcher.proto';
+
+export enum AssignmentsKind {
+  ASSIGNMENTS_KIND_UNSPECIFIED = 0,
+  ASSIGNMENTS_KIND_COMPLETE = 1,
+  ASSIGNMENTS_KIND_INCREMENTAL = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function assignmentsKindFromJSON(object: any): AssignmentsKind {
+  switch (object) {
+    case 0:
+    case 'ASSIGNMENTS_KIND_UNSPECIFIED':
+      return AssignmentsKind.ASSIGNMENTS_KIND_UNSPECIFIED;
+    case 1:
+    case 'ASSIGNMENTS_KIND_COMPLETE':
+      return AssignmentsKind.ASSIGNMENTS_KIND_COMPLETE;
+    case 2:
+    case 'ASSIGNMENTS_KIND_INCREMENTAL':
+      return AssignmentsKind.ASSIGNMENTS_KIND_INCREMENTAL;
+    case -1:
+    case 'UNRECOGNIZED':
+    default:
+      return AssignmentsKind.UNRECOGNIZED;
+  }
+}
+
+export function assignmentsKindToJSON(object: AssignmentsKind): string {
+  switch (object) {
+    case AssignmentsKind.ASSIGNMENTS_KIND_UNSPECIFIED:
+      return 'ASSIGNMENTS_KIND_UNSPECIFIED';
+    case AssignmentsKind.ASSIGNMENTS_KIND_COMPLETE:
+      return 'ASSIGNMENTS_KIND_COMPLETE';
+    case AssignmentsKind.ASSIGNMENTS_KIND_INCREMENTAL:
+      return 'ASSIGNMENTS_KIND_INCREMENTAL';
+    case AssignmentsKind.UNRECOGNIZED:
+    default:
+      return 'UNRECOGNIZED';
+  }
+}
+
+export enum AssignmentAction {
+  ASSIGNMENT_ACTION_UNSPECIFIED = 0,
+  ASSIGNMENT_ACTION_UPDATE = 1,
+  ASSIGNMENT_ACTION_REMOVE = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function assignmentActionFromJSON(object: any): AssignmentAction {
+  switch (object) {
+    case 0:
+    case 'ASSIGNMENT_ACTION_UNSPECIFIED':
+      return AssignmentAction.ASSIGNMENT_ACTION_UNSPECIFIED;
+    case 1:
+    case 'ASSIGNMENT_ACTION_UPDATE':
+      return AssignmentAction.ASSIGNMENT_ACTION_UPDATE;
+    case 2:
+    case 'ASSIGNMENT_ACTION_REMOVE':
+      return AssignmentAction.ASSIGNMENT_ACTION_REMOVE;
+    case -1:
+    case 'UNRECOGNIZED':
+    default:
+      return AssignmentAction.UNRECOGNIZED;
+  }
+}
+
+export function assignmentActionToJSON(object: AssignmentAction): string {
+  switch (object) {
+    case AssignmentAction.ASSIGNMENT_ACTION_UNSPECIFIED:
+      return 'ASSIGNMENT_ACTION_UNSPECIFIED';
+    case AssignmentAction.ASSIGNMENT_ACTION_UPDATE:
+      return 'ASSIGNMENT_ACTION_UPDATE';
+    case AssignmentAction.ASSIGNMENT_ACTION_REMOVE:
+      return 'ASSIGNMENT_ACTION_REMOVE';
+    case AssignmentAction.UNRECOGNIZED:
+    default:
+      return 'UNRECOGNIZED';
+  }
+}
 
 export interface SessionRequest {
   hostname: string;
@@ -40,14 +120,68 @@ export interface SessionResponse {
   managerAddrs: string[];
   /** How often to send heartbeats. */
   heartbeatPeriodMs: number;
+  /** VXLAN UDP port of the cluster. */
+  dataPathPort: number;
 }
 
 export interface HeartbeatRequest {
   sessionId: string;
+  /** How the agent is doing, for `node inspect`. */
+  status: AgentStatus | undefined;
+}
+
+export interface AgentStatus {
+  /** results_in of the last assignments message the agent applied. */
+  appliedVersion: string;
+  /** Last error the agent hit (session, assignments or dataplane); empty when healthy. */
+  lastError: string;
+  /** Number of assignment items the agent holds. */
+  itemCount: number;
 }
 
 export interface HeartbeatResponse {
   heartbeatPeriodMs: number;
+}
+
+export interface AssignmentsRequest {
+  sessionId: string;
+}
+
+export interface AssignmentsResponse {
+  kind: AssignmentsKind;
+  /**
+   * For INCREMENTAL: the results_in of the message this one follows. A worker whose last
+   * results_in differs has missed something and must ask again for a COMPLETE.
+   */
+  appliesTo: string;
+  /** The store revision this node's view is computed at, as a decimal string. */
+  resultsIn: string;
+  /** COMPLETE: every item the node must have (anything else is removed); INCREMENTAL: changes. */
+  changes: AssignmentChange[];
+}
+
+export interface AssignmentChange {
+  action: AssignmentAction;
+  /** For REMOVE only the item's identity matters. */
+  assignment: Assignment | undefined;
+}
+
+/** One thing a node programs. The key of an item is its kind plus its id. */
+export interface Assignment {
+  item:
+    | //
+      /** An overlay network the node has an endpoint on, or must serve (ingress). */
+      { $case: 'network'; value: Network } //
+      /** An endpoint on one of those networks: the node's own (to create) or another node's (a peer). */
+    | { $case: 'endpoint'; value: Endpoint } //
+    /** A node that owns an endpoint this node must reach: its VXLAN address. */
+    | { $case: 'peer'; value: PeerNode }
+    | undefined;
+}
+
+export interface PeerNode {
+  nodeId: string;
+  dataPathAddr: string;
 }
 
 function createBaseSessionRequest(): SessionRequest {
@@ -160,7 +294,7 @@ export const SessionRequest: MessageFns<SessionRequest> = {
 };
 
 function createBaseSessionResponse(): SessionResponse {
-  return { sessionId: '', role: 0, managerAddrs: [], heartbeatPeriodMs: 0 };
+  return { sessionId: '', role: 0, managerAddrs: [], heartbeatPeriodMs: 0, dataPathPort: 0 };
 }
 
 export const SessionResponse: MessageFns<SessionResponse> = {
@@ -176,6 +310,9 @@ export const SessionResponse: MessageFns<SessionResponse> = {
     }
     if (message.heartbeatPeriodMs !== 0) {
       writer.uint32(32).uint32(message.heartbeatPeriodMs);
+    }
+    if (message.dataPathPort !== 0) {
+      writer.uint32(40).uint32(message.dataPathPort);
     }
     return writer;
   },
@@ -225,6 +362,14 @@ export const SessionResponse: MessageFns<SessionResponse> = {
             message.heartbeatPeriodMs = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.dataPathPort = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -255,6 +400,11 @@ export const SessionResponse: MessageFns<SessionResponse> = {
         : isSet(object.heartbeat_period_ms)
           ? globalThis.Number(object.heartbeat_period_ms)
           : 0,
+      dataPathPort: isSet(object.dataPathPort)
+        ? globalThis.Number(object.dataPathPort)
+        : isSet(object.data_path_port)
+          ? globalThis.Number(object.data_path_port)
+          : 0,
     };
   },
 
@@ -272,6 +422,9 @@ export const SessionResponse: MessageFns<SessionResponse> = {
     if (message.heartbeatPeriodMs !== 0) {
       obj.heartbeatPeriodMs = Math.round(message.heartbeatPeriodMs);
     }
+    if (message.dataPathPort !== 0) {
+      obj.dataPathPort = Math.round(message.dataPathPort);
+    }
     return obj;
   },
 
@@ -284,18 +437,22 @@ export const SessionResponse: MessageFns<SessionResponse> = {
     message.role = object.role ?? 0;
     message.managerAddrs = object.managerAddrs?.map((e) => e) || [];
     message.heartbeatPeriodMs = object.heartbeatPeriodMs ?? 0;
+    message.dataPathPort = object.dataPathPort ?? 0;
     return message;
   },
 };
 
 function createBaseHeartbeatRequest(): HeartbeatRequest {
-  return { sessionId: '' };
+  return { sessionId: '', status: undefined };
 }
 
 export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
   encode(message: HeartbeatRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.sessionId !== '') {
       writer.uint32(10).string(message.sessionId);
+    }
+    if (message.status !== undefined) {
+      AgentStatus.encode(message.status, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -321,6 +478,14 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
             message.sessionId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.status = AgentStatus.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -340,6 +505,7 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
         : isSet(object.session_id)
           ? globalThis.String(object.session_id)
           : '',
+      status: isSet(object.status) ? AgentStatus.fromJSON(object.status) : undefined,
     };
   },
 
@@ -347,6 +513,9 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
     const obj: any = {};
     if (message.sessionId !== '') {
       obj.sessionId = message.sessionId;
+    }
+    if (message.status !== undefined) {
+      obj.status = AgentStatus.toJSON(message.status);
     }
     return obj;
   },
@@ -357,6 +526,121 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
   fromPartial(object: DeepPartial<HeartbeatRequest>): HeartbeatRequest {
     const message = createBaseHeartbeatRequest();
     message.sessionId = object.sessionId ?? '';
+    message.status =
+      object.status !== undefined && object.status !== null ? AgentStatus.fromPartial(object.status) : undefined;
+    return message;
+  },
+};
+
+function createBaseAgentStatus(): AgentStatus {
+  return { appliedVersion: '', lastError: '', itemCount: 0 };
+}
+
+export const AgentStatus: MessageFns<AgentStatus> = {
+  encode(message: AgentStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.appliedVersion !== '') {
+      writer.uint32(10).string(message.appliedVersion);
+    }
+    if (message.lastError !== '') {
+      writer.uint32(18).string(message.lastError);
+    }
+    if (message.itemCount !== 0) {
+      writer.uint32(24).uint32(message.itemCount);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.appliedVersion = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.lastError = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.itemCount = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentStatus {
+    return {
+      appliedVersion: isSet(object.appliedVersion)
+        ? globalThis.String(object.appliedVersion)
+        : isSet(object.applied_version)
+          ? globalThis.String(object.applied_version)
+          : '',
+      lastError: isSet(object.lastError)
+        ? globalThis.String(object.lastError)
+        : isSet(object.last_error)
+          ? globalThis.String(object.last_error)
+          : '',
+      itemCount: isSet(object.itemCount)
+        ? globalThis.Number(object.itemCount)
+        : isSet(object.item_count)
+          ? globalThis.Number(object.item_count)
+          : 0,
+    };
+  },
+
+  toJSON(message: AgentStatus): unknown {
+    const obj: any = {};
+    if (message.appliedVersion !== '') {
+      obj.appliedVersion = message.appliedVersion;
+    }
+    if (message.lastError !== '') {
+      obj.lastError = message.lastError;
+    }
+    if (message.itemCount !== 0) {
+      obj.itemCount = Math.round(message.itemCount);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AgentStatus>): AgentStatus {
+    return AgentStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AgentStatus>): AgentStatus {
+    const message = createBaseAgentStatus();
+    message.appliedVersion = object.appliedVersion ?? '';
+    message.lastError = object.lastError ?? '';
+    message.itemCount = object.itemCount ?? 0;
     return message;
   },
 };
@@ -434,6 +718,509 @@ export const HeartbeatResponse: MessageFns<HeartbeatResponse> = {
   },
 };
 
+function createBaseAssignmentsRequest(): AssignmentsRequest {
+  return { sessionId: '' };
+}
+
+export const AssignmentsRequest: MessageFns<AssignmentsRequest> = {
+  encode(message: AssignmentsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== '') {
+      writer.uint32(10).string(message.sessionId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AssignmentsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAssignmentsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AssignmentsRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+          ? globalThis.String(object.session_id)
+          : '',
+    };
+  },
+
+  toJSON(message: AssignmentsRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== '') {
+      obj.sessionId = message.sessionId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AssignmentsRequest>): AssignmentsRequest {
+    return AssignmentsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AssignmentsRequest>): AssignmentsRequest {
+    const message = createBaseAssignmentsRequest();
+    message.sessionId = object.sessionId ?? '';
+    return message;
+  },
+};
+
+function createBaseAssignmentsResponse(): AssignmentsResponse {
+  return { kind: 0, appliesTo: '', resultsIn: '', changes: [] };
+}
+
+export const AssignmentsResponse: MessageFns<AssignmentsResponse> = {
+  encode(message: AssignmentsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.appliesTo !== '') {
+      writer.uint32(18).string(message.appliesTo);
+    }
+    if (message.resultsIn !== '') {
+      writer.uint32(26).string(message.resultsIn);
+    }
+    for (const v of message.changes) {
+      AssignmentChange.encode(v!, writer.uint32(34).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AssignmentsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAssignmentsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.appliesTo = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.resultsIn = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.changes.push(AssignmentChange.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AssignmentsResponse {
+    return {
+      kind: isSet(object.kind) ? assignmentsKindFromJSON(object.kind) : 0,
+      appliesTo: isSet(object.appliesTo)
+        ? globalThis.String(object.appliesTo)
+        : isSet(object.applies_to)
+          ? globalThis.String(object.applies_to)
+          : '',
+      resultsIn: isSet(object.resultsIn)
+        ? globalThis.String(object.resultsIn)
+        : isSet(object.results_in)
+          ? globalThis.String(object.results_in)
+          : '',
+      changes: globalThis.Array.isArray(object?.changes)
+        ? object.changes.map((e: any) => AssignmentChange.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: AssignmentsResponse): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = assignmentsKindToJSON(message.kind);
+    }
+    if (message.appliesTo !== '') {
+      obj.appliesTo = message.appliesTo;
+    }
+    if (message.resultsIn !== '') {
+      obj.resultsIn = message.resultsIn;
+    }
+    if (message.changes?.length) {
+      obj.changes = message.changes.map((e) => AssignmentChange.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AssignmentsResponse>): AssignmentsResponse {
+    return AssignmentsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AssignmentsResponse>): AssignmentsResponse {
+    const message = createBaseAssignmentsResponse();
+    message.kind = object.kind ?? 0;
+    message.appliesTo = object.appliesTo ?? '';
+    message.resultsIn = object.resultsIn ?? '';
+    message.changes = object.changes?.map((e) => AssignmentChange.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAssignmentChange(): AssignmentChange {
+  return { action: 0, assignment: undefined };
+}
+
+export const AssignmentChange: MessageFns<AssignmentChange> = {
+  encode(message: AssignmentChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.action !== 0) {
+      writer.uint32(8).int32(message.action);
+    }
+    if (message.assignment !== undefined) {
+      Assignment.encode(message.assignment, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AssignmentChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAssignmentChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.action = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.assignment = Assignment.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AssignmentChange {
+    return {
+      action: isSet(object.action) ? assignmentActionFromJSON(object.action) : 0,
+      assignment: isSet(object.assignment) ? Assignment.fromJSON(object.assignment) : undefined,
+    };
+  },
+
+  toJSON(message: AssignmentChange): unknown {
+    const obj: any = {};
+    if (message.action !== 0) {
+      obj.action = assignmentActionToJSON(message.action);
+    }
+    if (message.assignment !== undefined) {
+      obj.assignment = Assignment.toJSON(message.assignment);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AssignmentChange>): AssignmentChange {
+    return AssignmentChange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AssignmentChange>): AssignmentChange {
+    const message = createBaseAssignmentChange();
+    message.action = object.action ?? 0;
+    message.assignment =
+      object.assignment !== undefined && object.assignment !== null
+        ? Assignment.fromPartial(object.assignment)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseAssignment(): Assignment {
+  return { item: undefined };
+}
+
+export const Assignment: MessageFns<Assignment> = {
+  encode(message: Assignment, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.item?.$case) {
+      case 'network':
+        Network.encode(message.item.value, writer.uint32(10).fork()).join();
+        break;
+      case 'endpoint':
+        Endpoint.encode(message.item.value, writer.uint32(18).fork()).join();
+        break;
+      case 'peer':
+        PeerNode.encode(message.item.value, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Assignment {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAssignment();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.item = { $case: 'network', value: Network.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.item = { $case: 'endpoint', value: Endpoint.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.item = { $case: 'peer', value: PeerNode.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Assignment {
+    return {
+      item: isSet(object.network)
+        ? { $case: 'network', value: Network.fromJSON(object.network) }
+        : isSet(object.endpoint)
+          ? { $case: 'endpoint', value: Endpoint.fromJSON(object.endpoint) }
+          : isSet(object.peer)
+            ? { $case: 'peer', value: PeerNode.fromJSON(object.peer) }
+            : undefined,
+    };
+  },
+
+  toJSON(message: Assignment): unknown {
+    const obj: any = {};
+    if (message.item?.$case === 'network') {
+      obj.network = Network.toJSON(message.item.value);
+    } else if (message.item?.$case === 'endpoint') {
+      obj.endpoint = Endpoint.toJSON(message.item.value);
+    } else if (message.item?.$case === 'peer') {
+      obj.peer = PeerNode.toJSON(message.item.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Assignment>): Assignment {
+    return Assignment.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Assignment>): Assignment {
+    const message = createBaseAssignment();
+    switch (object.item?.$case) {
+      case 'network': {
+        if (object.item?.value !== undefined && object.item?.value !== null) {
+          message.item = { $case: 'network', value: Network.fromPartial(object.item.value) };
+        }
+        break;
+      }
+      case 'endpoint': {
+        if (object.item?.value !== undefined && object.item?.value !== null) {
+          message.item = { $case: 'endpoint', value: Endpoint.fromPartial(object.item.value) };
+        }
+        break;
+      }
+      case 'peer': {
+        if (object.item?.value !== undefined && object.item?.value !== null) {
+          message.item = { $case: 'peer', value: PeerNode.fromPartial(object.item.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBasePeerNode(): PeerNode {
+  return { nodeId: '', dataPathAddr: '' };
+}
+
+export const PeerNode: MessageFns<PeerNode> = {
+  encode(message: PeerNode, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== '') {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.dataPathAddr !== '') {
+      writer.uint32(18).string(message.dataPathAddr);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PeerNode {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePeerNode();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.dataPathAddr = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PeerNode {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+          ? globalThis.String(object.node_id)
+          : '',
+      dataPathAddr: isSet(object.dataPathAddr)
+        ? globalThis.String(object.dataPathAddr)
+        : isSet(object.data_path_addr)
+          ? globalThis.String(object.data_path_addr)
+          : '',
+    };
+  },
+
+  toJSON(message: PeerNode): unknown {
+    const obj: any = {};
+    if (message.nodeId !== '') {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.dataPathAddr !== '') {
+      obj.dataPathAddr = message.dataPathAddr;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PeerNode>): PeerNode {
+    return PeerNode.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PeerNode>): PeerNode {
+    const message = createBasePeerNode();
+    message.nodeId = object.nodeId ?? '';
+    message.dataPathAddr = object.dataPathAddr ?? '';
+    return message;
+  },
+};
+
 /**
  * Manager-to-worker channel. Authorization: a valid node certificate (worker or manager) whose
  * node is still registered; a removed node's open session is closed.
@@ -463,6 +1250,19 @@ export const DispatcherService = {
     responseSerialize: (value: HeartbeatResponse): Buffer => Buffer.from(HeartbeatResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): HeartbeatResponse => HeartbeatResponse.decode(value),
   },
+  /**
+   * What this node must program: first a COMPLETE set, then INCREMENTAL changes chained by
+   * applies_to/results_in. Fails with NOT_FOUND when the session is not the node's current one.
+   */
+  assignments: {
+    path: '/vxmesh.v1.Dispatcher/Assignments' as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: AssignmentsRequest): Buffer => Buffer.from(AssignmentsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AssignmentsRequest => AssignmentsRequest.decode(value),
+    responseSerialize: (value: AssignmentsResponse): Buffer => Buffer.from(AssignmentsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AssignmentsResponse => AssignmentsResponse.decode(value),
+  },
 } as const;
 
 export interface DispatcherServer extends UntypedServiceImplementation {
@@ -473,6 +1273,11 @@ export interface DispatcherServer extends UntypedServiceImplementation {
   session: handleServerStreamingCall<SessionRequest, SessionResponse>;
   /** Keeps the node Ready. Fails with NOT_FOUND when the session is not the node's current one. */
   heartbeat: handleUnaryCall<HeartbeatRequest, HeartbeatResponse>;
+  /**
+   * What this node must program: first a COMPLETE set, then INCREMENTAL changes chained by
+   * applies_to/results_in. Fails with NOT_FOUND when the session is not the node's current one.
+   */
+  assignments: handleServerStreamingCall<AssignmentsRequest, AssignmentsResponse>;
 }
 
 export interface DispatcherClient extends Client {
@@ -502,6 +1307,16 @@ export interface DispatcherClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: HeartbeatResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * What this node must program: first a COMPLETE set, then INCREMENTAL changes chained by
+   * applies_to/results_in. Fails with NOT_FOUND when the session is not the node's current one.
+   */
+  assignments(request: AssignmentsRequest, options?: Partial<CallOptions>): ClientReadableStream<AssignmentsResponse>;
+  assignments(
+    request: AssignmentsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<AssignmentsResponse>;
 }
 
 export const DispatcherClient = makeGenericClientConstructor(DispatcherService, 'vxmesh.v1.Dispatcher') as unknown as {

@@ -1,0 +1,226 @@
+import { createLogger } from '../../common/logger.js';
+import type { KvStore } from '../../kvstore/index.js';
+import { Endpoint } from '../../gen/vxmesh/v1/endpoint.js';
+import { Network } from '../../gen/vxmesh/v1/network.js';
+import { Node } from '../../gen/vxmesh/v1/node.js';
+import type { MessageCodec } from '../store/message-codec.js';
+import { storeKeys } from '../store/store-keys.js';
+
+const log = createLogger('manager.cluster-view');
+
+/** What changed, as keys only: consumers re-read the view (level-triggered, never trust events). */
+export type ViewChange =
+  | { readonly kind: 'network'; readonly id: string }
+  | {
+      readonly kind: 'endpoint';
+      readonly id: string;
+      /** Network and node of the endpoint before and after the change (either may be absent). */
+      readonly before: Endpoint | undefined;
+      readonly after: Endpoint | undefined;
+    }
+  | { readonly kind: 'node'; readonly id: string }
+  | { readonly kind: 'reset' };
+
+interface Table<T> {
+  readonly prefix: string;
+  readonly codec: MessageCodec<T>;
+  readonly map: Map<string, T>;
+}
+
+/**
+ * An in-memory copy of the records the dispatcher serves (networks, endpoints, nodes), fed by
+ * store watches, with the indexes needed to answer "what does node X need" quickly.
+ */
+export class ClusterView implements AsyncDisposable {
+  readonly networks = new Map<string, Network>();
+  readonly endpoints = new Map<string, Endpoint>();
+  readonly nodes = new Map<string, Node>();
+  /** network ID → node ID → number of that node's endpoints on the network. */
+  readonly #membership = new Map<string, Map<string, number>>();
+  /** network ID → endpoint IDs. */
+  readonly #endpointsByNetwork = new Map<string, Set<string>>();
+  readonly #store: KvStore;
+  readonly #abort = new AbortController();
+  readonly #listeners = new Set<(changes: readonly ViewChange[], revision: bigint) => void>();
+  #watches: Promise<void>[] = [];
+  /** Highest store revision applied to the view. */
+  revision = 0n;
+
+  constructor(store: KvStore) {
+    this.#store = store;
+  }
+
+  /** Starts the watches; resolves when every table has its initial list. */
+  async start(): Promise<void> {
+    const tables: Table<Network | Endpoint | Node>[] = [
+      { prefix: storeKeys.networksPrefix, codec: Network, map: this.networks },
+      { prefix: storeKeys.endpointsPrefix, codec: Endpoint, map: this.endpoints },
+      { prefix: storeKeys.nodesPrefix, codec: Node, map: this.nodes },
+    ] as Table<Network | Endpoint | Node>[];
+    const synced = tables.map(() => {
+      let resolve!: () => void;
+      const p = new Promise<void>((r) => (resolve = r));
+      return { p, resolve };
+    });
+    this.#watches = tables.map((t, i) => this.#follow(t, () => synced[i]?.resolve()));
+    await Promise.all(synced.map((s) => s.p));
+  }
+
+  /** Calls `listener` with each batch of changes applied from one store event. */
+  subscribe(listener: (changes: readonly ViewChange[], revision: bigint) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async #follow(table: Table<Network | Endpoint | Node>, onSynced: () => void): Promise<void> {
+    try {
+      for await (const ev of this.#store.watch(table.prefix, { signal: this.#abort.signal })) {
+        switch (ev.type) {
+          case 'put': {
+            const id = ev.kv.key.slice(table.prefix.length);
+            if (id.includes('/')) {
+              break;
+            }
+            let value: Network | Endpoint | Node;
+            try {
+              value = table.codec.decode(ev.kv.value);
+            } catch (err) {
+              log.warn({ key: ev.kv.key, err }, 'skipping a record that does not decode');
+              break;
+            }
+            this.#apply(table, id, value, ev.kv.modRevision);
+            break;
+          }
+          case 'delete': {
+            const id = ev.key.slice(table.prefix.length);
+            if (!id.includes('/')) {
+              this.#apply(table, id, undefined, ev.modRevision);
+            }
+            break;
+          }
+          case 'reset': {
+            this.#clear(table);
+            break;
+          }
+          case 'synced': {
+            if (ev.revision > this.revision) {
+              this.revision = ev.revision;
+            }
+            onSynced();
+            break;
+          }
+        }
+      }
+    } catch (err) {
+      if (!this.#abort.signal.aborted) {
+        log.error({ err, prefix: table.prefix }, 'watch ended');
+      }
+    }
+  }
+
+  #clear(table: Table<Network | Endpoint | Node>): void {
+    for (const id of [...table.map.keys()]) {
+      this.#apply(table, id, undefined, this.revision);
+    }
+    this.#emit([{ kind: 'reset' }]);
+  }
+
+  #apply(table: Table<Network | Endpoint | Node>, id: string, value: Network | Endpoint | Node | undefined, revision: bigint): void {
+    if (revision > this.revision) {
+      this.revision = revision;
+    }
+    if (table.map === this.endpoints) {
+      const before = this.endpoints.get(id);
+      const after = value as Endpoint | undefined;
+      if (before) {
+        this.#unindex(before);
+      }
+      if (after) {
+        this.endpoints.set(id, after);
+        this.#index(after);
+      } else {
+        this.endpoints.delete(id);
+      }
+      this.#emit([{ kind: 'endpoint', id, before, after }]);
+      return;
+    }
+    if (value) {
+      table.map.set(id, value);
+    } else {
+      table.map.delete(id);
+    }
+    this.#emit([{ kind: table.map === this.networks ? 'network' : 'node', id }]);
+  }
+
+  #index(ep: Endpoint): void {
+    const members = this.#membership.get(ep.networkId) ?? new Map<string, number>();
+    members.set(ep.nodeId, (members.get(ep.nodeId) ?? 0) + 1);
+    this.#membership.set(ep.networkId, members);
+    const ids = this.#endpointsByNetwork.get(ep.networkId) ?? new Set<string>();
+    ids.add(ep.id);
+    this.#endpointsByNetwork.set(ep.networkId, ids);
+  }
+
+  #unindex(ep: Endpoint): void {
+    const members = this.#membership.get(ep.networkId);
+    const count = (members?.get(ep.nodeId) ?? 0) - 1;
+    if (members && count > 0) {
+      members.set(ep.nodeId, count);
+    } else if (members) {
+      members.delete(ep.nodeId);
+      if (members.size === 0) {
+        this.#membership.delete(ep.networkId);
+      }
+    }
+    const ids = this.#endpointsByNetwork.get(ep.networkId);
+    ids?.delete(ep.id);
+    if (ids?.size === 0) {
+      this.#endpointsByNetwork.delete(ep.networkId);
+    }
+  }
+
+  #emit(changes: readonly ViewChange[]): void {
+    for (const l of this.#listeners) {
+      try {
+        l(changes, this.revision);
+      } catch (err) {
+        log.error({ err }, 'view listener failed');
+      }
+    }
+  }
+
+  /** Nodes with at least one endpoint on the network. */
+  membersOf(networkId: string): ReadonlyMap<string, number> {
+    return this.#membership.get(networkId) ?? new Map<string, number>();
+  }
+
+  endpointsOf(networkId: string): ReadonlySet<string> {
+    return this.#endpointsByNetwork.get(networkId) ?? new Set<string>();
+  }
+
+  /** Whether `nodeId` has an endpoint on `networkId`. */
+  isMember(networkId: string, nodeId: string): boolean {
+    return (this.#membership.get(networkId)?.get(nodeId) ?? 0) > 0;
+  }
+
+  /** Networks `nodeId` has endpoints on. */
+  networksOf(nodeId: string): string[] {
+    const out: string[] = [];
+    for (const [networkId, members] of this.#membership) {
+      if (members.has(nodeId)) {
+        out.push(networkId);
+      }
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    this.#abort.abort();
+    await Promise.all(this.#watches);
+    this.#listeners.clear();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

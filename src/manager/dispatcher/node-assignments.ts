@@ -1,0 +1,178 @@
+import { Assignment, AssignmentAction } from '../../gen/vxmesh/v1/dispatcher.js';
+import type { AssignmentChange } from '../../gen/vxmesh/v1/dispatcher.js';
+import type { ClusterView, ViewChange } from './cluster-view.js';
+
+/** Above this many pending keys a flush recomputes the whole view instead of key by key. */
+const DIRTY_LIMIT_FOR_FULL_DIFF = 5000;
+
+function hostOf(addr: string): string {
+  const bracketed = /^\[([^\]]+)\]/.exec(addr);
+  if (bracketed) {
+    return bracketed[1] ?? '';
+  }
+  const colon = addr.lastIndexOf(':');
+  return colon >= 0 && addr.indexOf(':') === colon ? addr.slice(0, colon) : addr;
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return a !== undefined && b !== undefined && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
+/**
+ * What one node must program, and what it was last sent. Changes in the cluster view only mark
+ * keys dirty; a flush compares the desired item of each dirty key with what was sent and emits
+ * the difference, so a burst of changes to one key costs one message and a node never hears of a
+ * network it has no endpoint on.
+ *
+ * Keys: `network/<id>`, `endpoint/<id>`, `peer/<nodeId>`.
+ */
+export class NodeAssignments {
+  readonly #view: ClusterView;
+  readonly #nodeId: string;
+  readonly #sent = new Map<string, Uint8Array>();
+  readonly #dirty = new Set<string>();
+  #dirtyAll = false;
+
+  constructor(view: ClusterView, nodeId: string) {
+    this.#view = view;
+    this.#nodeId = nodeId;
+  }
+
+  get pending(): number {
+    return this.#dirtyAll ? Number.POSITIVE_INFINITY : this.#dirty.size;
+  }
+
+  /** Sizes of the state kept per session (for memory accounting and tests). */
+  get sentCount(): number {
+    return this.#sent.size;
+  }
+
+  /** Records which keys a view change may affect for this node. */
+  mark(change: ViewChange): void {
+    const self = this.#nodeId;
+    switch (change.kind) {
+      case 'reset':
+      case 'network': {
+        // Rare: recompute everything rather than track which endpoints hang off the network.
+        this.#dirtyAll = true;
+        return;
+      }
+      case 'node': {
+        if (change.id !== self) {
+          this.#dirty.add(`peer/${change.id}`);
+        }
+        return;
+      }
+      case 'endpoint': {
+        const { before, after } = change;
+        if (before?.nodeId === self || after?.nodeId === self) {
+          // This node's own membership may have changed: whole networks appear or vanish.
+          this.#dirtyAll = true;
+          return;
+        }
+        for (const ep of [before, after]) {
+          if (ep && (this.#view.isMember(ep.networkId, self) || this.#sent.has(`endpoint/${change.id}`))) {
+            this.#dirty.add(`endpoint/${change.id}`);
+            this.#dirty.add(`peer/${ep.nodeId}`);
+          }
+        }
+        return;
+      }
+    }
+  }
+
+  #desired(key: string): Assignment | undefined {
+    const slash = key.indexOf('/');
+    const kind = key.slice(0, slash);
+    const id = key.slice(slash + 1);
+    const view = this.#view;
+    switch (kind) {
+      case 'network': {
+        const network = view.networks.get(id);
+        return network && view.isMember(id, this.#nodeId) ? { item: { $case: 'network', value: network } } : undefined;
+      }
+      case 'endpoint': {
+        const endpoint = view.endpoints.get(id);
+        return endpoint && view.networks.has(endpoint.networkId) && view.isMember(endpoint.networkId, this.#nodeId)
+          ? { item: { $case: 'endpoint', value: endpoint } }
+          : undefined;
+      }
+      case 'peer': {
+        const node = view.nodes.get(id);
+        if (!node || id === this.#nodeId) {
+          return undefined;
+        }
+        const shared = view.networksOf(this.#nodeId).some((n) => view.networks.has(n) && view.membersOf(n).has(id));
+        return shared
+          ? { item: { $case: 'peer', value: { nodeId: id, dataPathAddr: node.dataPathAddr || hostOf(node.advertiseAddr) } } }
+          : undefined;
+      }
+      default: {
+        return undefined;
+      }
+    }
+  }
+
+  #allDesiredKeys(): Set<string> {
+    const keys = new Set<string>();
+    for (const networkId of this.#view.networksOf(this.#nodeId)) {
+      if (!this.#view.networks.has(networkId)) {
+        continue;
+      }
+      keys.add(`network/${networkId}`);
+      for (const endpointId of this.#view.endpointsOf(networkId)) {
+        keys.add(`endpoint/${endpointId}`);
+      }
+      for (const member of this.#view.membersOf(networkId).keys()) {
+        if (member !== this.#nodeId) {
+          keys.add(`peer/${member}`);
+        }
+      }
+    }
+    return keys;
+  }
+
+  /** Every item the node must have now; becomes the new "sent" state. */
+  complete(): AssignmentChange[] {
+    this.#sent.clear();
+    this.#dirty.clear();
+    this.#dirtyAll = false;
+    const changes: AssignmentChange[] = [];
+    for (const key of this.#allDesiredKeys()) {
+      const item = this.#desired(key);
+      if (item) {
+        this.#sent.set(key, Assignment.encode(item).finish());
+        changes.push({ action: AssignmentAction.ASSIGNMENT_ACTION_UPDATE, assignment: item });
+      }
+    }
+    return changes;
+  }
+
+  /** The differences since the last flush or COMPLETE; empty when nothing this node needs changed. */
+  flush(): AssignmentChange[] {
+    let keys: Iterable<string> = this.#dirty;
+    if (this.#dirtyAll || this.#dirty.size > DIRTY_LIMIT_FOR_FULL_DIFF) {
+      const all = this.#allDesiredKeys();
+      for (const key of this.#sent.keys()) {
+        all.add(key);
+      }
+      keys = all;
+    }
+    const changes: AssignmentChange[] = [];
+    for (const key of keys) {
+      const item = this.#desired(key);
+      const encoded = item ? Assignment.encode(item).finish() : undefined;
+      const previous = this.#sent.get(key);
+      if (item && encoded && !sameBytes(encoded, previous)) {
+        this.#sent.set(key, encoded);
+        changes.push({ action: AssignmentAction.ASSIGNMENT_ACTION_UPDATE, assignment: item });
+      } else if (!item && previous) {
+        this.#sent.delete(key);
+        changes.push({ action: AssignmentAction.ASSIGNMENT_ACTION_REMOVE, assignment: Assignment.decode(previous) });
+      }
+    }
+    this.#dirty.clear();
+    this.#dirtyAll = false;
+    return changes;
+  }
+}
