@@ -48,6 +48,9 @@ export interface DispatcherOptions {
 }
 
 const DEFAULT_BATCH_WINDOW_MS = 100;
+/** A node may open this many sessions per window on one manager; more is a client in a loop. */
+const SESSIONS_PER_WINDOW = 3;
+const SESSION_WINDOW_MS = 8000;
 const DEFAULT_BATCH_LIMIT = 100;
 
 /**
@@ -59,6 +62,7 @@ export class Dispatcher implements AsyncDisposable {
   readonly #sessions = new Map<string, LiveSession>();
   readonly #lastSeen = new Map<string, number>();
   readonly #agentStatus = new Map<string, AgentStatus>();
+  readonly #sessionStarts = new Map<string, number[]>();
   readonly #abort = new AbortController();
   readonly #startedAt: number;
   #unsubscribe: (() => void) | undefined;
@@ -111,6 +115,12 @@ export class Dispatcher implements AsyncDisposable {
   async #session(ctx: CallContext, send: (m: SessionResponse) => void): Promise<void> {
     const nodeId = nodeOf(ctx);
     const { registry, clock } = this.#opts;
+    const now = clock.now();
+    const recent = (this.#sessionStarts.get(nodeId) ?? []).filter((t) => now - t < SESSION_WINDOW_MS);
+    if (recent.length >= SESSIONS_PER_WINDOW) {
+      throw new VxmeshError('UNAVAILABLE', `node ${nodeId} re-registers too often; retry later`);
+    }
+    this.#sessionStarts.set(nodeId, [...recent, now]);
     this.#sessions.get(nodeId)?.end(new VxmeshError('FAILED_PRECONDITION', 'session replaced by a newer one'));
     let finish!: (err?: VxmeshError) => void;
     const ended = new Promise<void>((resolve, reject) => {
@@ -242,6 +252,8 @@ export class Dispatcher implements AsyncDisposable {
   #onNodeChange(change: NodeChange): void {
     if (change.type === 'removed') {
       this.#lastSeen.delete(change.id);
+      this.#agentStatus.delete(change.id);
+      this.#sessionStarts.delete(change.id);
       this.#sessions
         .get(change.id)
         ?.end(new VxmeshError('PERMISSION_DENIED', `node ${change.id} has been removed from the cluster`));
@@ -270,9 +282,12 @@ export class Dispatcher implements AsyncDisposable {
         const now = clock.now();
         for (const { node } of await registry.list()) {
           // A node this manager never heard from gets the grace period from the manager's start.
-          const seen = this.#lastSeen.get(node.id) ?? this.#startedAt;
-          if (node.status === NodeStatus.NODE_STATUS_READY && now - seen > limit) {
-            log.warn({ nodeId: node.id, silentMs: now - seen }, 'node missed its heartbeats; marking it down');
+          // A node this manager has not heard from since it started (a failover, a restart) gets twice
+          // the grace to find the new manager, so a failover does not mark the whole cluster Down.
+          const seen = this.#lastSeen.get(node.id);
+          const silentMs = now - (seen ?? this.#startedAt);
+          if (node.status === NodeStatus.NODE_STATUS_READY && silentMs > (seen === undefined ? 2 * limit : limit)) {
+            log.warn({ nodeId: node.id, silentMs }, 'node missed its heartbeats; marking it down');
             // A late heartbeat on the old session must not revive it: the node has to open a new one.
             this.#sessions.get(node.id)?.end(new VxmeshError('UNAVAILABLE', 'heartbeats timed out; open a new session'));
             await registry.setStatus(node.id, NodeStatus.NODE_STATUS_DOWN);
