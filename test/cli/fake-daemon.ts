@@ -6,14 +6,24 @@ import type { sendUnaryData, ServerUnaryCall, UntypedHandleCall } from '@grpc/gr
 import { toServiceError } from '../../src/common/rpc/service-error.js';
 import { ClusterControlService, LocalControlService } from '../../src/gen/vxmesh/v1/control.js';
 import type {
+  CreateNetworkRequest,
+  CreateNetworkResponse,
   GetJoinTokensRequest,
   GetJoinTokensResponse,
+  GetNetworkRequest,
+  GetNetworkResponse,
   GetNodeRequest,
   GetNodeResponse,
   InfoRequest,
   InfoResponse,
+  ListNetworksRequest,
+  ListNetworksResponse,
   ListNodesRequest,
   ListNodesResponse,
+  PruneNetworksRequest,
+  PruneNetworksResponse,
+  RemoveNetworkRequest,
+  RemoveNetworkResponse,
   RemoveNodeRequest,
   RemoveNodeResponse,
   RotateJoinTokenRequest,
@@ -47,6 +57,11 @@ export interface FakeClusterControl {
   removeNode?: CannedHandler<RemoveNodeRequest, RemoveNodeResponse>;
   getJoinTokens?: CannedHandler<GetJoinTokensRequest, GetJoinTokensResponse>;
   rotateJoinToken?: CannedHandler<RotateJoinTokenRequest, RotateJoinTokenResponse>;
+  createNetwork?: CannedHandler<CreateNetworkRequest, CreateNetworkResponse>;
+  listNetworks?: CannedHandler<ListNetworksRequest, ListNetworksResponse>;
+  getNetwork?: CannedHandler<GetNetworkRequest, GetNetworkResponse>;
+  removeNetwork?: CannedHandler<RemoveNetworkRequest, RemoveNetworkResponse>;
+  pruneNetworks?: CannedHandler<PruneNetworksRequest, PruneNetworksResponse>;
 }
 
 /** A request the fake daemon received, for asserting what the CLI sent. */
