@@ -41,7 +41,14 @@ function fractionMs(digits: string | undefined): number {
 
 function dateTimeMs(value: string, match: RegExpExecArray): number {
   const [, year, month, day, hour = '0', minute = '0', second = '0', fraction, zone] = match;
-  const fields = [year, month, day, hour, minute, second].map(Number) as [number, number, number, number, number, number];
+  const fields = [year, month, day, hour, minute, second].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const [y, mo, d, h, mi, s] = fields;
   const ms = fractionMs(fraction);
   // Date.UTC rolls over out-of-range fields ("2024-02-30"); Go rejects them, so check the round trip.

@@ -19,7 +19,12 @@ import {
 import type { KeyValuePairs } from './network-flag-values.js';
 import { dockerNetworkJson, formatNetworkInspect } from './network-inspect-json.js';
 import { NETWORK_LIST_FILTERS, filterNetworks } from './network-list-filter.js';
-import { formatNetworkIds, formatNetworkJsonLines, formatNetworkTable, networkListEntries } from './network-list-format.js';
+import {
+  formatNetworkIds,
+  formatNetworkJsonLines,
+  formatNetworkTable,
+  networkListEntries,
+} from './network-list-format.js';
 import { INGRESS_REMOVAL_WARNING, PRUNE_WARNING, formatPruneReport } from './network-messages.js';
 import { pruneNetworksRequest } from './network-prune-request.js';
 
@@ -152,7 +157,7 @@ export function addNetworkCommands(program: Command, ctx: CliContext): void {
     .description('Create an overlay network and print its ID')
     .option('-d, --driver <driver>', 'driver to manage the network', DEFAULT_DRIVER)
     .option('--subnet <CIDR>', 'subnet in CIDR format; repeatable', parseCidrList)
-    .option('--gateway <IP>', 'gateway of the subnet given at the same position; repeatable', parseIpListFlag)
+    .option('--gateway <IP>', 'gateway of a --subnet (at most one each); repeatable', parseIpListFlag)
     .option('--ip-range <CIDR>', 'allocate addresses from this range of a subnet; repeatable', parseCidrList)
     .option('--aux-address <NAME=IP>', 'address never handed out; repeatable', parseAuxAddressFlag)
     .option('--ipv6', 'enable IPv6 (needs an IPv6 --subnet)')
@@ -249,6 +254,9 @@ export function addNetworkCommands(program: Command, ctx: CliContext): void {
       // Declining is not an error: docker exits 0 after "network prune has been cancelled".
       if (opts.force !== true && !(await confirm(ctx, PRUNE_WARNING))) {
         return;
+      }
+      if (request === undefined) {
+        return; // The filters select nothing; docker's daemon would delete nothing either.
       }
       const deleted = await withDaemon(ctx, command, (daemon) => daemon.pruneNetworks(request));
       output.out(formatPruneReport(deleted));

@@ -67,9 +67,7 @@ function ipamConfig(subnet: SubnetAllocation): DockerIpamConfig {
 }
 
 function subnetStatuses(usage: readonly SubnetUsage[]): Record<string, DockerSubnetStatus> {
-  return goMap(
-    Object.fromEntries(usage.map((u) => [u.subnet, { IPsInUse: u.inUse, DynamicIPsAvailable: u.free }])),
-  );
+  return goMap(Object.fromEntries(usage.map((u) => [u.subnet, { IPsInUse: u.inUse, DynamicIPsAvailable: u.free }])));
 }
 
 /**

@@ -12,8 +12,10 @@ export const NETWORK_PRUNE_FILTERS = ['label', 'label!', 'until'] as const;
  * `label!=K[=V]` must all not match, and `until=<duration|timestamp>` (at most one) becomes an
  * absolute time, resolved here against `nowMs` as docker's daemon resolves it against its clock.
  * Checked before the confirmation prompt, so a typo never costs a "y".
+ * @returns undefined when the filters select no network at all: an `until` at or before the Unix
+ *   epoch ("until=0"), which the request cannot carry since its 0 (or less) means "no limit".
  */
-export function pruneNetworksRequest(pairs: readonly FilterPair[], nowMs: number): PruneNetworksRequest {
+export function pruneNetworksRequest(pairs: readonly FilterPair[], nowMs: number): PruneNetworksRequest | undefined {
   const args = filterArgs(pairs, NETWORK_PRUNE_FILTERS);
   const until = args.get('until') ?? [];
   if (until.length > 1) {
@@ -26,10 +28,8 @@ export function pruneNetworksRequest(pairs: readonly FilterPair[], nowMs: number
     } catch (err) {
       throw new VxmeshError('INVALID_ARGUMENT', `invalid until filter: ${(err as Error).message}`);
     }
-    // 0 means "no limit" in the request; the epoch itself ("until=0") selects nothing, and so
-    // does the millisecond before it.
-    if (untilMs === 0n) {
-      untilMs = -1n;
+    if (untilMs <= 0n) {
+      return undefined;
     }
   }
   return {

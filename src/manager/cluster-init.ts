@@ -16,6 +16,8 @@ import {
 } from './ca/certificate-authority.js';
 import { generateJoinToken } from './ca/join-token.js';
 import { initializeClusterRecords } from './cluster-records.js';
+import { IPV6_POOL_SUBNET_PREFIX } from './ipam/address-pools.js';
+import { planInitialIngress } from './network/ingress-network.js';
 import { newObjectId } from './node-registry.js';
 
 export const DEFAULT_DATA_PATH_PORT = 4789;
@@ -56,7 +58,18 @@ function checkPools(pools: readonly string[], maskLength: number): string[] {
     }
     const [addr, prefix] = parsed;
     if (addr.kind() !== 'ipv4') {
-      throw new InvalidArgumentError('default-addr-pool', `${pool} is not an IPv4 CIDR`);
+      // IPv6 pools are split into /64s whatever the mask length (src/manager/ipam/address-pools.ts).
+      if (prefix > IPV6_POOL_SUBNET_PREFIX) {
+        throw new InvalidArgumentError(
+          'default-addr-pool',
+          `${pool}: an IPv6 pool must be /${IPV6_POOL_SUBNET_PREFIX} or larger`,
+        );
+      }
+      const canonical = `${ipaddr.IPv6.networkAddressFromCIDR(pool).toString()}/${prefix}`;
+      if (ipaddr.IPv6.networkAddressFromCIDR(pool).toString() !== addr.toString()) {
+        throw new InvalidArgumentError('default-addr-pool', `${pool} has host bits set (network is ${canonical})`);
+      }
+      return canonical;
     }
     if (maskLength < prefix) {
       throw new InvalidArgumentError(
@@ -119,21 +132,27 @@ export async function initializeCluster(
     heartbeatPeriodMs: opts.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_PERIOD_MS,
   };
   const tokens: JoinTokens = { worker: generateJoinToken(ca.certPem), manager: generateJoinToken(ca.certPem) };
-  await initializeClusterRecords(store, {
-    cluster,
-    ca: { certificatePem: ca.certPem, keyPem: ca.keyPem },
-    tokens,
-    firstNode: {
-      id: nodeId,
-      hostname: opts.hostname,
-      role: NodeRole.NODE_ROLE_MANAGER,
-      availability: NodeAvailability.NODE_AVAILABILITY_ACTIVE,
-      status: NodeStatus.NODE_STATUS_READY,
-      advertiseAddr: opts.advertiseAddr,
-      dataPathAddr: opts.dataPathAddr,
-      createdAt: BigInt(now),
-      updatedAt: BigInt(now),
+  // Ingress joins the init transaction, so init stays all-or-nothing.
+  const ingress = planInitialIngress(cluster, { id: newObjectId(), createdAt: BigInt(now) });
+  await initializeClusterRecords(
+    store,
+    {
+      cluster,
+      ca: { certificatePem: ca.certPem, keyPem: ca.keyPem },
+      tokens,
+      firstNode: {
+        id: nodeId,
+        hostname: opts.hostname,
+        role: NodeRole.NODE_ROLE_MANAGER,
+        availability: NodeAvailability.NODE_AVAILABILITY_ACTIVE,
+        status: NodeStatus.NODE_STATUS_READY,
+        advertiseAddr: opts.advertiseAddr,
+        dataPathAddr: opts.dataPathAddr,
+        createdAt: BigInt(now),
+        updatedAt: BigInt(now),
+      },
     },
-  });
+    ingress.plan,
+  );
   return { clusterId, nodeId, identity: { caPem: ca.certPem, certPem, keyPem }, tokens };
 }

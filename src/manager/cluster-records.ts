@@ -1,5 +1,5 @@
 import { InternalError, VxmeshError } from '../common/errors.js';
-import type { KvStore } from '../kvstore/index.js';
+import type { Compare, KvStore, TxnOp } from '../kvstore/index.js';
 import { CaSecret, Cluster } from '../gen/vxmesh/v1/cluster.js';
 import { JoinTokens } from '../gen/vxmesh/v1/control.js';
 import { Node } from '../gen/vxmesh/v1/node.js';
@@ -28,23 +28,32 @@ export async function hasCluster(store: KvStore): Promise<boolean> {
 }
 
 /**
- * Writes a new cluster in one transaction: settings, CA, tokens and the first manager's record.
- * Fails with ALREADY_EXISTS (writing nothing) when the store already holds a cluster, so two
- * racing `swarm init`s against one etcd cannot both win.
+ * Writes a new cluster in one transaction: settings, CA, tokens, the first manager's record and
+ * `extra` (the ingress network). Fails with ALREADY_EXISTS (writing nothing) when the store
+ * already holds a cluster, so two racing `swarm init`s against one etcd cannot both win, and
+ * with FAILED_PRECONDITION when an `extra` compare fails (leftover state in the namespace).
  */
 export async function initializeClusterRecords(
   store: KvStore,
   records: { cluster: Cluster; ca: CaSecret; tokens: JoinTokens; firstNode: Node },
+  extra: { readonly compares: readonly Compare[]; readonly ops: readonly TxnOp[] } = { compares: [], ops: [] },
 ): Promise<void> {
   const res = await store.txn({
-    compare: [{ key: storeKeys.cluster, target: 'version', op: '==', value: 0n }],
+    compare: [{ key: storeKeys.cluster, target: 'version', op: '==', value: 0n }, ...extra.compares],
     success: [
       { type: 'put', key: storeKeys.cluster, value: encodeMessage(Cluster, records.cluster) },
       { type: 'put', key: storeKeys.caSecret, value: encodeMessage(CaSecret, records.ca) },
       { type: 'put', key: storeKeys.joinTokens, value: encodeMessage(JoinTokens, records.tokens) },
       { type: 'put', key: storeKeys.node(records.firstNode.id), value: encodeMessage(Node, records.firstNode) },
+      ...extra.ops,
     ],
   });
+  if (!res.succeeded && extra.compares.length > 0 && !(await hasCluster(store))) {
+    throw new VxmeshError(
+      'FAILED_PRECONDITION',
+      'the store namespace holds network state of an earlier cluster; use an empty namespace',
+    );
+  }
   if (!res.succeeded) {
     throw new VxmeshError('ALREADY_EXISTS', 'the store already holds a cluster; join it instead of initialising');
   }

@@ -23,6 +23,8 @@ interface RunOptions {
   readonly input?: string;
   /** Keep stdin open after `input`, as a terminal would: the CLI must still exit on its own. */
   readonly keepStdinOpen?: boolean;
+  /** Stdin from /dev/null (as in cron jobs) rather than a pipe. */
+  readonly devNull?: boolean;
 }
 
 /** A CLI that has not exited by then is hung (e.g. waiting on stdin): fail rather than wait for the test timeout. */
@@ -34,23 +36,23 @@ function vxmesh(args: readonly string[], opts: RunOptions = {}): Promise<CliResu
     delete env['VXMESH_HOST'];
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/vxmesh.ts', ...args], {
       env,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [opts.devNull === true ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     if (opts.input !== undefined) {
-      child.stdin.write(opts.input);
+      child.stdin?.write(opts.input);
     }
     if (opts.keepStdinOpen !== true) {
-      child.stdin.end();
+      child.stdin?.end();
     }
     const hung = setTimeout(() => child.kill('SIGKILL'), HANG_MS);
     child.once('error', reject);
     child.once('close', (code) => {
       clearTimeout(hung);
-      child.stdin.destroy();
+      child.stdin?.destroy();
       resolve({ stdout, stderr, code });
     });
   });
@@ -235,8 +237,8 @@ describe('vxmesh network against a fake daemon', () => {
     ]);
   });
 
-  it('prune without a yes does nothing and exits 0', async () => {
-    const res = await run(['network', 'prune']);
+  it('prune without a yes (stdin from /dev/null) does nothing and exits 0', async () => {
+    const res = await run(['network', 'prune'], { devNull: true });
     expect(res).toEqual({ stdout: `${PRUNE_WARNING} [y/N] `, stderr: '', code: 0 });
     expect(daemon.calls).toEqual([]);
   });

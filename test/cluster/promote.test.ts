@@ -14,6 +14,8 @@ import type { NodeLsRow, Vxmeshd } from '../support/vxmeshd-harness.js';
  * the underlay, so both managers reach it over the network like a real deployment.
  */
 describe('node promote with the store in etcd (2 hosts)', () => {
+  /** How long the second test watches both managers' node lists. */
+  const WATCH_MS = 40_000;
   let hosts: TestHosts | undefined;
   let etcd: EtcdServer | undefined;
   const daemons: Vxmeshd[] = [];
@@ -112,18 +114,19 @@ describe('node promote with the store in etcd (2 hosts)', () => {
 
   // KNOWN BUG, hence `it.fails`: every manager's Dispatcher marks Down any node whose heartbeats
   // it did not receive itself (src/manager/dispatcher/dispatcher.ts, #detectDownNodes: `#lastSeen`
-  // only holds this manager's sessions, so others fall back to `#startedAt`). 15 s after host1's
-  // manager starts it marks both nodes Down; host0's next heartbeat sets them Ready again, and so
-  // on. Turn this back into `it` once liveness is shared between managers.
+  // only holds this manager's sessions, so others fall back to `#startedAt`). 2 × 15 s after
+  // host1's manager starts, it marks both nodes Down; host0's next heartbeat sets them Ready
+  // again, and so on. Turn this back into `it` once liveness is shared between managers.
   it.fails(
     'keeps both managers Ready and Reachable past the heartbeat timeout',
     async () => {
-      // Neither manager may mark down a node that heartbeats to the other one. 5 s × 3 missed
-      // heartbeats is the timeout, so watch for 20 s.
+      // Neither manager may mark down a node that heartbeats to the other one. The timeout is
+      // 5 s × 3 missed heartbeats, doubled for nodes a manager has not heard from since its start,
+      // checked every 2.5 s: watch for 40 s from here (host1's manager started in the test above).
       const [m, w] = [daemon(0), daemon(1)];
       const seen = new Set<string>();
-      const deadline = Date.now() + 20_000;
-      for (let i = 0; i < 40 && Date.now() < deadline; i++) {
+      const deadline = Date.now() + WATCH_MS;
+      for (let i = 0; i < WATCH_MS / 500 && Date.now() < deadline; i++) {
         for (const [from, rows] of [
           ['host0', await nodeLs(m)],
           ['host1', await nodeLs(w)],
@@ -141,6 +144,6 @@ describe('node promote with the store in etcd (2 hosts)', () => {
         'host1 sees host1 Ready',
       ]);
     },
-    40_000,
+    WATCH_MS + 20_000,
   );
 });

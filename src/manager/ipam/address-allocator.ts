@@ -122,7 +122,12 @@ export class AddressAllocator {
     let offsets: bigint[];
     if (opts.preferred !== undefined) {
       const offset = this.#staticOffset(queue, opts.preferred);
-      offsets = await this.#enqueue<bigint[]>(queue, (s) => ({ kind: 'static', offset, text: opts.preferred ?? '', ...s }));
+      offsets = await this.#enqueue<bigint[]>(queue, (s) => ({
+        kind: 'static',
+        offset,
+        text: opts.preferred ?? '',
+        ...s,
+      }));
     } else {
       offsets = await this.#enqueue<bigint[]>(queue, (s) => ({ kind: 'take', count: 1, ...s }));
     }
@@ -137,7 +142,12 @@ export class AddressAllocator {
    * `count` addresses (a service's replicas) in one request: all or none, in serial order.
    * @throws InvalidArgumentError when count is not in [1, maxBatch].
    */
-  async allocateMany(networkId: string, subnet: string, count: number, opts: { readonly signal?: AbortSignal } = {}): Promise<string[]> {
+  async allocateMany(
+    networkId: string,
+    subnet: string,
+    count: number,
+    opts: { readonly signal?: AbortSignal } = {},
+  ): Promise<string[]> {
     if (!Number.isInteger(count) || count < 1 || count > this.#maxBatch) {
       throw new InvalidArgumentError('count', `${count} must be an integer from 1 to ${this.#maxBatch}`);
     }
@@ -153,7 +163,12 @@ export class AddressAllocator {
    * @throws InvalidArgumentError for an address outside the subnet, or the gateway / an aux
    *   address (those are freed only with the network).
    */
-  async release(networkId: string, subnet: string, address: string, opts: { readonly signal?: AbortSignal } = {}): Promise<boolean> {
+  async release(
+    networkId: string,
+    subnet: string,
+    address: string,
+    opts: { readonly signal?: AbortSignal } = {},
+  ): Promise<boolean> {
     const queue = await this.#queue(networkId, subnet);
     opts.signal?.throwIfAborted();
     const offset = this.#staticOffset(queue, address, 'address');
@@ -216,11 +231,17 @@ export class AddressAllocator {
     const { layout } = queue;
     const addr = parseAddress(text, field);
     if (!cidrContains(layout.cidr, addr)) {
-      throw new InvalidArgumentError(field, `${text} is outside subnet ${layout.subnet} of network "${queue.networkName}"`);
+      throw new InvalidArgumentError(
+        field,
+        `${text} is outside subnet ${layout.subnet} of network "${queue.networkName}"`,
+      );
     }
     const offset = offsetOf(layout, addr);
     if (offset < layout.usableLo || offset > layout.usableHi) {
-      throw new InvalidArgumentError(field, `${text} is the ${offset === 0n ? 'network' : 'broadcast'} address of ${layout.subnet}`);
+      throw new InvalidArgumentError(
+        field,
+        `${text} is the ${offset === 0n ? 'network' : 'broadcast'} address of ${layout.subnet}`,
+      );
     }
     if (offset === layout.gatewayOffset) {
       throw new InvalidArgumentError(field, `${text} is the gateway of ${layout.subnet}`);
@@ -310,7 +331,12 @@ export class AddressAllocator {
   }
 
   /** Plans every request of the batch on one draft; takes and statics before releases. */
-  #plan(queue: SubnetQueue, snapshot: BitmapSnapshot, batch: readonly Request[], fresh: boolean): { draft: BitmapDraft; outcomes: Map<Request, Outcome> } {
+  #plan(
+    queue: SubnetQueue,
+    snapshot: BitmapSnapshot,
+    batch: readonly Request[],
+    fresh: boolean,
+  ): { draft: BitmapDraft; outcomes: Map<Request, Outcome> } {
     const { layout } = queue;
     const draft = new BitmapDraft(snapshot);
     const outcomes = new Map<Request, Outcome>();
@@ -330,7 +356,10 @@ export class AddressAllocator {
         if (draft.dirtyCount === 0) {
           outcomes.set(request, {
             type: 'error',
-            error: new InvalidArgumentError('count', `${request.kind === 'take' ? request.count : 1} addresses do not fit one transaction`),
+            error: new InvalidArgumentError(
+              'count',
+              `${request.kind === 'take' ? request.count : 1} addresses do not fit one transaction`,
+            ),
           });
         } else {
           outcomes.set(request, { type: 'defer' });
@@ -343,7 +372,10 @@ export class AddressAllocator {
             const size = layout.dynamicHi - layout.dynamicLo + 1n;
             const free = size - this.#countSet(draft, layout.dynamicLo, layout.dynamicHi);
             if (free < BigInt(request.count)) {
-              outcomes.set(request, fresh ? { type: 'error', error: exhausted(request.count, free) } : { type: 'unsure' });
+              outcomes.set(
+                request,
+                fresh ? { type: 'error', error: exhausted(request.count, free) } : { type: 'unsure' },
+              );
               continue;
             }
           }
@@ -473,7 +505,10 @@ export class AddressAllocator {
 }
 
 /** Pairs the `get` ops of a failure branch with their results. */
-function freshKeys(ops: readonly TxnOp[], results: readonly TxnOpResult[]): { key: string; kv: KeyValue | undefined }[] {
+function freshKeys(
+  ops: readonly TxnOp[],
+  results: readonly TxnOpResult[],
+): { key: string; kv: KeyValue | undefined }[] {
   const out: { key: string; kv: KeyValue | undefined }[] = [];
   ops.forEach((op, i) => {
     const r = results[i];

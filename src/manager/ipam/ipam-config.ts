@@ -104,7 +104,10 @@ export function pairIpamConfig(flags: IpamFlags): IpamRequest {
   const containing = (addr: IpAddress, flag: string, text: string): number => {
     const i = subnets.findIndex((s) => cidrContains(s.cidr, addr));
     if (i < 0) {
-      throw new InvalidArgumentError(flag, `${text} is outside every --subnet (${subnets.map((s) => s.text).join(', ')})`);
+      throw new InvalidArgumentError(
+        flag,
+        `${text} is outside every --subnet (${subnets.map((s) => s.text).join(', ')})`,
+      );
     }
     return i;
   };

@@ -32,7 +32,10 @@ interface ClaimValue {
 }
 
 /** Reads every claim and the guard. */
-export async function loadClaims(store: KvStore, opts: { readonly signal?: AbortSignal } = {}): Promise<ClaimsSnapshot> {
+export async function loadClaims(
+  store: KvStore,
+  opts: { readonly signal?: AbortSignal } = {},
+): Promise<ClaimsSnapshot> {
   const { kvs } = await rangeAll(store, storeKeys.subnetClaimsPrefix, opts);
   const claims: SubnetClaim[] = [];
   let guardModRevision = 0n;

@@ -61,7 +61,13 @@ export async function attachGuard(
   const recordKey = storeKeys.network(networkId);
   const markerKey = storeKeys.networkRemoval(networkId);
   const read = await store.txn(
-    { compare: [], success: [{ type: 'get', key: recordKey }, { type: 'get', key: markerKey }] },
+    {
+      compare: [],
+      success: [
+        { type: 'get', key: recordKey },
+        { type: 'get', key: markerKey },
+      ],
+    },
     opts,
   );
   const [record, marker] = read.results;

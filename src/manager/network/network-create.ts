@@ -64,10 +64,14 @@ export async function createNetwork(
         `an ingress network already exists: ${existing?.network.name ?? '?'} (${id}); remove it first`,
       );
     }
-    const { network, plan } = planNetworkCreate(spec, { claims, vnis, pools }, {
-      id: newObjectId(),
-      createdAt: BigInt(deps.clock.now()),
-    });
+    const { network, plan } = planNetworkCreate(
+      spec,
+      { claims, vnis, pools },
+      {
+        id: newObjectId(),
+        createdAt: BigInt(deps.clock.now()),
+      },
+    );
     const res = await store.txn({ compare: plan.compares, success: plan.ops }, opts);
     if (res.succeeded) {
       return { network, modRevision: res.revision };

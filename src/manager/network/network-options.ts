@@ -37,7 +37,10 @@ export function checkDriverOptions(options: Readonly<Record<string, string>>): D
       case MTU_OPTION: {
         const n = /^[0-9]{1,6}$/.test(value.trim()) ? Number(value.trim()) : NaN;
         if (!(n >= MTU_MIN && n <= MTU_MAX)) {
-          throw new InvalidArgumentError(`-o ${key}`, `${JSON.stringify(value)} must be an integer from ${MTU_MIN} to ${MTU_MAX}`);
+          throw new InvalidArgumentError(
+            `-o ${key}`,
+            `${JSON.stringify(value)} must be an integer from ${MTU_MIN} to ${MTU_MAX}`,
+          );
         }
         mtu = n;
         shown[key] = String(n);

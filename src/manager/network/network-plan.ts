@@ -72,7 +72,10 @@ export function planNetworkCreate(
     }
     const cidr = firstFreeSubnet(snap.pools, family, taken);
     if (!cidr) {
-      throw new VxmeshError('EXHAUSTED', `no free subnet left in the default address pools (${describePools(snap.pools, family)})`);
+      throw new VxmeshError(
+        'EXHAUSTED',
+        `no free subnet left in the default address pools (${describePools(snap.pools, family)})`,
+      );
     }
     taken.push(cidr);
     return { cidr, gateway: undefined, ipRange: undefined, aux: new Map() };
@@ -105,7 +108,7 @@ export function planNetworkCreate(
     draft.setCursor(dynamicBounds(req.cidr, req.ipRange).lo - 1n);
     const loc = { prefix: storeKeys.subnetAddressesPrefix(ident.id, subnet) };
     plan.merge(bitmapWrite(loc, draft, { guardCursor: true }));
-    const vni = req.cidr.family === 4 ? vniPlan.vnis[vniIndex++] ?? 0 : 0;
+    const vni = req.cidr.family === 4 ? (vniPlan.vnis[vniIndex++] ?? 0) : 0;
     subnets.push({
       subnet,
       ipRange: req.ipRange ? formatCidr(req.ipRange) : '',
@@ -149,7 +152,13 @@ export function planNetworkCreate(
       .compare({ key: storeKeys.ingressNetwork, target: 'version', op: '==', value: 0n })
       .op({ type: 'put', key: storeKeys.ingressNetwork, value: network.id });
   }
-  plan.merge(claimWrite(snap.claims, network, ordered.map((s) => s.req.cidr)));
+  plan.merge(
+    claimWrite(
+      snap.claims,
+      network,
+      ordered.map((s) => s.req.cidr),
+    ),
+  );
   plan.merge({ compares: vniPlan.compares, ops: vniPlan.ops });
   plan.checkSize('--aux-address', `network ${network.name} with ${ordered.length} subnets and its aux addresses`);
   return { network, plan };

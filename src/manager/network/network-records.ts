@@ -45,9 +45,7 @@ export async function resolveNetwork(
     throw new NotFoundError('network', '""');
   }
   const all = await listNetworks(store, opts);
-  const match =
-    all.find((n) => n.network.id === ref) ??
-    all.find((n) => n.network.name === ref);
+  const match = all.find((n) => n.network.id === ref) ?? all.find((n) => n.network.name === ref);
   if (match) {
     return match;
   }

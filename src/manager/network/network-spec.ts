@@ -53,7 +53,10 @@ export function checkCreateRequest(req: CreateNetworkRequest): NetworkSpec {
     throw new InvalidArgumentError('--attachable', 'an ingress network cannot be attachable');
   }
   if (req.ingress && req.internal) {
-    throw new InvalidArgumentError('--internal', 'an ingress network cannot be internal (the routing mesh needs to reach out)');
+    throw new InvalidArgumentError(
+      '--internal',
+      'an ingress network cannot be internal (the routing mesh needs to reach out)',
+    );
   }
   checkLabels(req.labels, '--label');
   checkLabels(req.ipamOptions, '--ipam-opt');

@@ -37,6 +37,8 @@ export const storeKeys = {
   /** The cluster-wide VNI bitmap (cursor + chunks). */
   vniBitmapPrefix: 'v1/ipam/vnis/',
 
+  /** Address bitmaps of every network. */
+  addressesPrefix: 'v1/ipam/addresses/',
   /** Address bitmaps of every subnet of a network. */
   networkAddressesPrefix: (networkId: string): string => `v1/ipam/addresses/${networkId}/`,
   /** Address bitmap (cursor + chunks) of one subnet. */

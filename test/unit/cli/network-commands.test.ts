@@ -213,7 +213,9 @@ describe('vxmesh network commands', () => {
   describe('prune', () => {
     it('asks first, then prints what was removed', async () => {
       answers = ['y'];
-      expect(await run('network', 'prune', '--filter', 'label!=keep', '--filter', 'until=2026-08-01T00:00:00Z')).toBe(0);
+      expect(await run('network', 'prune', '--filter', 'label!=keep', '--filter', 'until=2026-08-01T00:00:00Z')).toBe(
+        0,
+      );
       expect(output.stdout).toBe(`${PRUNE_WARNING} [y/N] Deleted Networks:\nbackend10\nappnet\nbackend2\n\n`);
       expect(daemon.pruneRequests).toEqual([
         { labelFilters: [], labelNotFilters: ['keep'], until: BigInt(Date.UTC(2026, 7, 1)) },
@@ -232,6 +234,13 @@ describe('vxmesh network commands', () => {
       expect(await run('network', 'prune', '-f')).toBe(0);
       expect(output.stdout).toBe('');
       expect(daemon.calls).toEqual(['pruneNetworks']);
+    });
+
+    it('until=0 asks, then deletes nothing without asking the manager', async () => {
+      answers = ['y'];
+      expect(await run('network', 'prune', '--filter', 'until=0')).toBe(0);
+      expect(output.stdout).toBe(`${PRUNE_WARNING} [y/N] `);
+      expect(daemon.calls).toEqual([]);
     });
 
     it('checks filters before asking', async () => {

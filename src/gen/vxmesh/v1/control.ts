@@ -18,6 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
+import { Container } from './container.js';
 import { AgentStatus } from './dispatcher.js';
 import { Network, SubnetUsage } from './network.js';
 import {
@@ -256,6 +257,92 @@ export interface PruneNetworksRequest {
 export interface PruneNetworksResponse {
   deletedNames: string[];
 }
+
+export interface RunContainerRequest {
+  name: string;
+  hostname: string;
+  command: string[];
+  /** Networks in interface order; the first gets --ip/--ip6/--network-alias/--link. */
+  networks: ContainerNetworkRequest[];
+  dns: string[];
+  autoRemove: boolean;
+  /** Create and attach but do not start. */
+  createOnly: boolean;
+}
+
+export interface ContainerNetworkRequest {
+  /** Network name, ID or unique ID prefix. */
+  network: string;
+  ipv4Address: string;
+  ipv6Address: string;
+  aliases: string[];
+  links: string[];
+}
+
+export interface RunContainerResponse {
+  container: Container | undefined;
+}
+
+export interface ListContainersRequest {
+  /** Include stopped containers. */
+  all: boolean;
+}
+
+export interface ListContainersResponse {
+  containers: Container[];
+}
+
+export interface InspectContainerRequest {
+  ref: string;
+}
+
+export interface InspectContainerResponse {
+  container: Container | undefined;
+}
+
+export interface StartContainerRequest {
+  ref: string;
+}
+
+export interface StartContainerResponse {
+  container: Container | undefined;
+}
+
+export interface StopContainerResponse {
+  container: Container | undefined;
+}
+
+export interface RemoveContainerResponse {
+  container: Container | undefined;
+}
+
+export interface StopContainerRequest {
+  ref: string;
+  /** Seconds before SIGKILL; 0 means 10. */
+  timeoutSeconds: number;
+}
+
+export interface RemoveContainerRequest {
+  ref: string;
+  force: boolean;
+}
+
+export interface ConnectNetworkRequest {
+  container: string;
+  network: ContainerNetworkRequest | undefined;
+}
+
+export interface ConnectNetworkResponse {
+  container: Container | undefined;
+}
+
+export interface DisconnectNetworkRequest {
+  container: string;
+  network: string;
+  force: boolean;
+}
+
+export interface DisconnectNetworkResponse {}
 
 function createBaseSwarmInitRequest(): SwarmInitRequest {
   return {
@@ -3886,6 +3973,1417 @@ export const PruneNetworksResponse: MessageFns<PruneNetworksResponse> = {
   },
 };
 
+function createBaseRunContainerRequest(): RunContainerRequest {
+  return { name: '', hostname: '', command: [], networks: [], dns: [], autoRemove: false, createOnly: false };
+}
+
+export const RunContainerRequest: MessageFns<RunContainerRequest> = {
+  encode(message: RunContainerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== '') {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.hostname !== '') {
+      writer.uint32(18).string(message.hostname);
+    }
+    for (const v of message.command) {
+      writer.uint32(26).string(v!);
+    }
+    for (const v of message.networks) {
+      ContainerNetworkRequest.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.dns) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.autoRemove !== false) {
+      writer.uint32(48).bool(message.autoRemove);
+    }
+    if (message.createOnly !== false) {
+      writer.uint32(56).bool(message.createOnly);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunContainerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunContainerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostname = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.command.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.networks.push(ContainerNetworkRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.dns.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.autoRemove = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.createOnly = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunContainerRequest {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : '',
+      command: globalThis.Array.isArray(object?.command) ? object.command.map((e: any) => globalThis.String(e)) : [],
+      networks: globalThis.Array.isArray(object?.networks)
+        ? object.networks.map((e: any) => ContainerNetworkRequest.fromJSON(e))
+        : [],
+      dns: globalThis.Array.isArray(object?.dns) ? object.dns.map((e: any) => globalThis.String(e)) : [],
+      autoRemove: isSet(object.autoRemove)
+        ? globalThis.Boolean(object.autoRemove)
+        : isSet(object.auto_remove)
+          ? globalThis.Boolean(object.auto_remove)
+          : false,
+      createOnly: isSet(object.createOnly)
+        ? globalThis.Boolean(object.createOnly)
+        : isSet(object.create_only)
+          ? globalThis.Boolean(object.create_only)
+          : false,
+    };
+  },
+
+  toJSON(message: RunContainerRequest): unknown {
+    const obj: any = {};
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.hostname !== '') {
+      obj.hostname = message.hostname;
+    }
+    if (message.command?.length) {
+      obj.command = message.command;
+    }
+    if (message.networks?.length) {
+      obj.networks = message.networks.map((e) => ContainerNetworkRequest.toJSON(e));
+    }
+    if (message.dns?.length) {
+      obj.dns = message.dns;
+    }
+    if (message.autoRemove !== false) {
+      obj.autoRemove = message.autoRemove;
+    }
+    if (message.createOnly !== false) {
+      obj.createOnly = message.createOnly;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RunContainerRequest>): RunContainerRequest {
+    return RunContainerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RunContainerRequest>): RunContainerRequest {
+    const message = createBaseRunContainerRequest();
+    message.name = object.name ?? '';
+    message.hostname = object.hostname ?? '';
+    message.command = object.command?.map((e) => e) || [];
+    message.networks = object.networks?.map((e) => ContainerNetworkRequest.fromPartial(e)) || [];
+    message.dns = object.dns?.map((e) => e) || [];
+    message.autoRemove = object.autoRemove ?? false;
+    message.createOnly = object.createOnly ?? false;
+    return message;
+  },
+};
+
+function createBaseContainerNetworkRequest(): ContainerNetworkRequest {
+  return { network: '', ipv4Address: '', ipv6Address: '', aliases: [], links: [] };
+}
+
+export const ContainerNetworkRequest: MessageFns<ContainerNetworkRequest> = {
+  encode(message: ContainerNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.network !== '') {
+      writer.uint32(10).string(message.network);
+    }
+    if (message.ipv4Address !== '') {
+      writer.uint32(18).string(message.ipv4Address);
+    }
+    if (message.ipv6Address !== '') {
+      writer.uint32(26).string(message.ipv6Address);
+    }
+    for (const v of message.aliases) {
+      writer.uint32(34).string(v!);
+    }
+    for (const v of message.links) {
+      writer.uint32(42).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContainerNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContainerNetworkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.network = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ipv4Address = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ipv6Address = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.aliases.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.links.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContainerNetworkRequest {
+    return {
+      network: isSet(object.network) ? globalThis.String(object.network) : '',
+      ipv4Address: isSet(object.ipv4Address)
+        ? globalThis.String(object.ipv4Address)
+        : isSet(object.ipv4_address)
+          ? globalThis.String(object.ipv4_address)
+          : '',
+      ipv6Address: isSet(object.ipv6Address)
+        ? globalThis.String(object.ipv6Address)
+        : isSet(object.ipv6_address)
+          ? globalThis.String(object.ipv6_address)
+          : '',
+      aliases: globalThis.Array.isArray(object?.aliases) ? object.aliases.map((e: any) => globalThis.String(e)) : [],
+      links: globalThis.Array.isArray(object?.links) ? object.links.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: ContainerNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.network !== '') {
+      obj.network = message.network;
+    }
+    if (message.ipv4Address !== '') {
+      obj.ipv4Address = message.ipv4Address;
+    }
+    if (message.ipv6Address !== '') {
+      obj.ipv6Address = message.ipv6Address;
+    }
+    if (message.aliases?.length) {
+      obj.aliases = message.aliases;
+    }
+    if (message.links?.length) {
+      obj.links = message.links;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ContainerNetworkRequest>): ContainerNetworkRequest {
+    return ContainerNetworkRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ContainerNetworkRequest>): ContainerNetworkRequest {
+    const message = createBaseContainerNetworkRequest();
+    message.network = object.network ?? '';
+    message.ipv4Address = object.ipv4Address ?? '';
+    message.ipv6Address = object.ipv6Address ?? '';
+    message.aliases = object.aliases?.map((e) => e) || [];
+    message.links = object.links?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseRunContainerResponse(): RunContainerResponse {
+  return { container: undefined };
+}
+
+export const RunContainerResponse: MessageFns<RunContainerResponse> = {
+  encode(message: RunContainerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.container !== undefined) {
+      Container.encode(message.container, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RunContainerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRunContainerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.container = Container.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RunContainerResponse {
+    return { container: isSet(object.container) ? Container.fromJSON(object.container) : undefined };
+  },
+
+  toJSON(message: RunContainerResponse): unknown {
+    const obj: any = {};
+    if (message.container !== undefined) {
+      obj.container = Container.toJSON(message.container);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RunContainerResponse>): RunContainerResponse {
+    return RunContainerResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RunContainerResponse>): RunContainerResponse {
+    const message = createBaseRunContainerResponse();
+    message.container =
+      object.container !== undefined && object.container !== null ? Container.fromPartial(object.container) : undefined;
+    return message;
+  },
+};
+
+function createBaseListContainersRequest(): ListContainersRequest {
+  return { all: false };
+}
+
+export const ListContainersRequest: MessageFns<ListContainersRequest> = {
+  encode(message: ListContainersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.all !== false) {
+      writer.uint32(8).bool(message.all);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListContainersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListContainersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.all = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListContainersRequest {
+    return { all: isSet(object.all) ? globalThis.Boolean(object.all) : false };
+  },
+
+  toJSON(message: ListContainersRequest): unknown {
+    const obj: any = {};
+    if (message.all !== false) {
+      obj.all = message.all;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListContainersRequest>): ListContainersRequest {
+    return ListContainersRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListContainersRequest>): ListContainersRequest {
+    const message = createBaseListContainersRequest();
+    message.all = object.all ?? false;
+    return message;
+  },
+};
+
+function createBaseListContainersResponse(): ListContainersResponse {
+  return { containers: [] };
+}
+
+export const ListContainersResponse: MessageFns<ListContainersResponse> = {
+  encode(message: ListContainersResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.containers) {
+      Container.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListContainersResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListContainersResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containers.push(Container.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListContainersResponse {
+    return {
+      containers: globalThis.Array.isArray(object?.containers)
+        ? object.containers.map((e: any) => Container.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListContainersResponse): unknown {
+    const obj: any = {};
+    if (message.containers?.length) {
+      obj.containers = message.containers.map((e) => Container.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListContainersResponse>): ListContainersResponse {
+    return ListContainersResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListContainersResponse>): ListContainersResponse {
+    const message = createBaseListContainersResponse();
+    message.containers = object.containers?.map((e) => Container.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseInspectContainerRequest(): InspectContainerRequest {
+  return { ref: '' };
+}
+
+export const InspectContainerRequest: MessageFns<InspectContainerRequest> = {
+  encode(message: InspectContainerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== '') {
+      writer.uint32(10).string(message.ref);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectContainerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectContainerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InspectContainerRequest {
+    return { ref: isSet(object.ref) ? globalThis.String(object.ref) : '' };
+  },
+
+  toJSON(message: InspectContainerRequest): unknown {
+    const obj: any = {};
+    if (message.ref !== '') {
+      obj.ref = message.ref;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InspectContainerRequest>): InspectContainerRequest {
+    return InspectContainerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InspectContainerRequest>): InspectContainerRequest {
+    const message = createBaseInspectContainerRequest();
+    message.ref = object.ref ?? '';
+    return message;
+  },
+};
+
+function createBaseInspectContainerResponse(): InspectContainerResponse {
+  return { container: undefined };
+}
+
+export const InspectContainerResponse: MessageFns<InspectContainerResponse> = {
+  encode(message: InspectContainerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.container !== undefined) {
+      Container.encode(message.container, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InspectContainerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInspectContainerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.container = Container.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InspectContainerResponse {
+    return { container: isSet(object.container) ? Container.fromJSON(object.container) : undefined };
+  },
+
+  toJSON(message: InspectContainerResponse): unknown {
+    const obj: any = {};
+    if (message.container !== undefined) {
+      obj.container = Container.toJSON(message.container);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<InspectContainerResponse>): InspectContainerResponse {
+    return InspectContainerResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InspectContainerResponse>): InspectContainerResponse {
+    const message = createBaseInspectContainerResponse();
+    message.container =
+      object.container !== undefined && object.container !== null ? Container.fromPartial(object.container) : undefined;
+    return message;
+  },
+};
+
+function createBaseStartContainerRequest(): StartContainerRequest {
+  return { ref: '' };
+}
+
+export const StartContainerRequest: MessageFns<StartContainerRequest> = {
+  encode(message: StartContainerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== '') {
+      writer.uint32(10).string(message.ref);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartContainerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartContainerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartContainerRequest {
+    return { ref: isSet(object.ref) ? globalThis.String(object.ref) : '' };
+  },
+
+  toJSON(message: StartContainerRequest): unknown {
+    const obj: any = {};
+    if (message.ref !== '') {
+      obj.ref = message.ref;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StartContainerRequest>): StartContainerRequest {
+    return StartContainerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StartContainerRequest>): StartContainerRequest {
+    const message = createBaseStartContainerRequest();
+    message.ref = object.ref ?? '';
+    return message;
+  },
+};
+
+function createBaseStartContainerResponse(): StartContainerResponse {
+  return { container: undefined };
+}
+
+export const StartContainerResponse: MessageFns<StartContainerResponse> = {
+  encode(message: StartContainerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.container !== undefined) {
+      Container.encode(message.container, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StartContainerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStartContainerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.container = Container.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StartContainerResponse {
+    return { container: isSet(object.container) ? Container.fromJSON(object.container) : undefined };
+  },
+
+  toJSON(message: StartContainerResponse): unknown {
+    const obj: any = {};
+    if (message.container !== undefined) {
+      obj.container = Container.toJSON(message.container);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StartContainerResponse>): StartContainerResponse {
+    return StartContainerResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StartContainerResponse>): StartContainerResponse {
+    const message = createBaseStartContainerResponse();
+    message.container =
+      object.container !== undefined && object.container !== null ? Container.fromPartial(object.container) : undefined;
+    return message;
+  },
+};
+
+function createBaseStopContainerResponse(): StopContainerResponse {
+  return { container: undefined };
+}
+
+export const StopContainerResponse: MessageFns<StopContainerResponse> = {
+  encode(message: StopContainerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.container !== undefined) {
+      Container.encode(message.container, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StopContainerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStopContainerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.container = Container.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StopContainerResponse {
+    return { container: isSet(object.container) ? Container.fromJSON(object.container) : undefined };
+  },
+
+  toJSON(message: StopContainerResponse): unknown {
+    const obj: any = {};
+    if (message.container !== undefined) {
+      obj.container = Container.toJSON(message.container);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StopContainerResponse>): StopContainerResponse {
+    return StopContainerResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StopContainerResponse>): StopContainerResponse {
+    const message = createBaseStopContainerResponse();
+    message.container =
+      object.container !== undefined && object.container !== null ? Container.fromPartial(object.container) : undefined;
+    return message;
+  },
+};
+
+function createBaseRemoveContainerResponse(): RemoveContainerResponse {
+  return { container: undefined };
+}
+
+export const RemoveContainerResponse: MessageFns<RemoveContainerResponse> = {
+  encode(message: RemoveContainerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.container !== undefined) {
+      Container.encode(message.container, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveContainerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveContainerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.container = Container.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveContainerResponse {
+    return { container: isSet(object.container) ? Container.fromJSON(object.container) : undefined };
+  },
+
+  toJSON(message: RemoveContainerResponse): unknown {
+    const obj: any = {};
+    if (message.container !== undefined) {
+      obj.container = Container.toJSON(message.container);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveContainerResponse>): RemoveContainerResponse {
+    return RemoveContainerResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveContainerResponse>): RemoveContainerResponse {
+    const message = createBaseRemoveContainerResponse();
+    message.container =
+      object.container !== undefined && object.container !== null ? Container.fromPartial(object.container) : undefined;
+    return message;
+  },
+};
+
+function createBaseStopContainerRequest(): StopContainerRequest {
+  return { ref: '', timeoutSeconds: 0 };
+}
+
+export const StopContainerRequest: MessageFns<StopContainerRequest> = {
+  encode(message: StopContainerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== '') {
+      writer.uint32(10).string(message.ref);
+    }
+    if (message.timeoutSeconds !== 0) {
+      writer.uint32(16).uint32(message.timeoutSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StopContainerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStopContainerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.timeoutSeconds = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StopContainerRequest {
+    return {
+      ref: isSet(object.ref) ? globalThis.String(object.ref) : '',
+      timeoutSeconds: isSet(object.timeoutSeconds)
+        ? globalThis.Number(object.timeoutSeconds)
+        : isSet(object.timeout_seconds)
+          ? globalThis.Number(object.timeout_seconds)
+          : 0,
+    };
+  },
+
+  toJSON(message: StopContainerRequest): unknown {
+    const obj: any = {};
+    if (message.ref !== '') {
+      obj.ref = message.ref;
+    }
+    if (message.timeoutSeconds !== 0) {
+      obj.timeoutSeconds = Math.round(message.timeoutSeconds);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<StopContainerRequest>): StopContainerRequest {
+    return StopContainerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<StopContainerRequest>): StopContainerRequest {
+    const message = createBaseStopContainerRequest();
+    message.ref = object.ref ?? '';
+    message.timeoutSeconds = object.timeoutSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseRemoveContainerRequest(): RemoveContainerRequest {
+  return { ref: '', force: false };
+}
+
+export const RemoveContainerRequest: MessageFns<RemoveContainerRequest> = {
+  encode(message: RemoveContainerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== '') {
+      writer.uint32(10).string(message.ref);
+    }
+    if (message.force !== false) {
+      writer.uint32(16).bool(message.force);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveContainerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveContainerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveContainerRequest {
+    return {
+      ref: isSet(object.ref) ? globalThis.String(object.ref) : '',
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+    };
+  },
+
+  toJSON(message: RemoveContainerRequest): unknown {
+    const obj: any = {};
+    if (message.ref !== '') {
+      obj.ref = message.ref;
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveContainerRequest>): RemoveContainerRequest {
+    return RemoveContainerRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveContainerRequest>): RemoveContainerRequest {
+    const message = createBaseRemoveContainerRequest();
+    message.ref = object.ref ?? '';
+    message.force = object.force ?? false;
+    return message;
+  },
+};
+
+function createBaseConnectNetworkRequest(): ConnectNetworkRequest {
+  return { container: '', network: undefined };
+}
+
+export const ConnectNetworkRequest: MessageFns<ConnectNetworkRequest> = {
+  encode(message: ConnectNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.container !== '') {
+      writer.uint32(10).string(message.container);
+    }
+    if (message.network !== undefined) {
+      ContainerNetworkRequest.encode(message.network, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnectNetworkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.network = ContainerNetworkRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConnectNetworkRequest {
+    return {
+      container: isSet(object.container) ? globalThis.String(object.container) : '',
+      network: isSet(object.network) ? ContainerNetworkRequest.fromJSON(object.network) : undefined,
+    };
+  },
+
+  toJSON(message: ConnectNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.container !== '') {
+      obj.container = message.container;
+    }
+    if (message.network !== undefined) {
+      obj.network = ContainerNetworkRequest.toJSON(message.network);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ConnectNetworkRequest>): ConnectNetworkRequest {
+    return ConnectNetworkRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ConnectNetworkRequest>): ConnectNetworkRequest {
+    const message = createBaseConnectNetworkRequest();
+    message.container = object.container ?? '';
+    message.network =
+      object.network !== undefined && object.network !== null
+        ? ContainerNetworkRequest.fromPartial(object.network)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseConnectNetworkResponse(): ConnectNetworkResponse {
+  return { container: undefined };
+}
+
+export const ConnectNetworkResponse: MessageFns<ConnectNetworkResponse> = {
+  encode(message: ConnectNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.container !== undefined) {
+      Container.encode(message.container, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConnectNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConnectNetworkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.container = Container.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConnectNetworkResponse {
+    return { container: isSet(object.container) ? Container.fromJSON(object.container) : undefined };
+  },
+
+  toJSON(message: ConnectNetworkResponse): unknown {
+    const obj: any = {};
+    if (message.container !== undefined) {
+      obj.container = Container.toJSON(message.container);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ConnectNetworkResponse>): ConnectNetworkResponse {
+    return ConnectNetworkResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ConnectNetworkResponse>): ConnectNetworkResponse {
+    const message = createBaseConnectNetworkResponse();
+    message.container =
+      object.container !== undefined && object.container !== null ? Container.fromPartial(object.container) : undefined;
+    return message;
+  },
+};
+
+function createBaseDisconnectNetworkRequest(): DisconnectNetworkRequest {
+  return { container: '', network: '', force: false };
+}
+
+export const DisconnectNetworkRequest: MessageFns<DisconnectNetworkRequest> = {
+  encode(message: DisconnectNetworkRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.container !== '') {
+      writer.uint32(10).string(message.container);
+    }
+    if (message.network !== '') {
+      writer.uint32(18).string(message.network);
+    }
+    if (message.force !== false) {
+      writer.uint32(24).bool(message.force);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisconnectNetworkRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisconnectNetworkRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.container = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.network = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DisconnectNetworkRequest {
+    return {
+      container: isSet(object.container) ? globalThis.String(object.container) : '',
+      network: isSet(object.network) ? globalThis.String(object.network) : '',
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+    };
+  },
+
+  toJSON(message: DisconnectNetworkRequest): unknown {
+    const obj: any = {};
+    if (message.container !== '') {
+      obj.container = message.container;
+    }
+    if (message.network !== '') {
+      obj.network = message.network;
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DisconnectNetworkRequest>): DisconnectNetworkRequest {
+    return DisconnectNetworkRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DisconnectNetworkRequest>): DisconnectNetworkRequest {
+    const message = createBaseDisconnectNetworkRequest();
+    message.container = object.container ?? '';
+    message.network = object.network ?? '';
+    message.force = object.force ?? false;
+    return message;
+  },
+};
+
+function createBaseDisconnectNetworkResponse(): DisconnectNetworkResponse {
+  return {};
+}
+
+export const DisconnectNetworkResponse: MessageFns<DisconnectNetworkResponse> = {
+  encode(_: DisconnectNetworkResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisconnectNetworkResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisconnectNetworkResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DisconnectNetworkResponse {
+    return {};
+  },
+
+  toJSON(_: DisconnectNetworkResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DisconnectNetworkResponse>): DisconnectNetworkResponse {
+    return DisconnectNetworkResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DisconnectNetworkResponse>): DisconnectNetworkResponse {
+    const message = createBaseDisconnectNetworkResponse();
+    return message;
+  },
+};
+
 /** Served only on the daemon's local unix socket (root-only): what a host does to itself. */
 export type LocalControlService = typeof LocalControlService;
 export const LocalControlService = {
@@ -3929,6 +5427,98 @@ export const LocalControlService = {
     responseSerialize: (value: InfoResponse): Buffer => Buffer.from(InfoResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): InfoResponse => InfoResponse.decode(value),
   },
+  /** Creates a container on this node, attaches it and (unless create_only) starts its command. */
+  runContainer: {
+    path: '/vxmesh.v1.LocalControl/RunContainer' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RunContainerRequest): Buffer => Buffer.from(RunContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RunContainerRequest => RunContainerRequest.decode(value),
+    responseSerialize: (value: RunContainerResponse): Buffer =>
+      Buffer.from(RunContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RunContainerResponse => RunContainerResponse.decode(value),
+  },
+  listContainers: {
+    path: '/vxmesh.v1.LocalControl/ListContainers' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListContainersRequest): Buffer =>
+      Buffer.from(ListContainersRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListContainersRequest => ListContainersRequest.decode(value),
+    responseSerialize: (value: ListContainersResponse): Buffer =>
+      Buffer.from(ListContainersResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListContainersResponse => ListContainersResponse.decode(value),
+  },
+  /** By full ID, unique ID prefix or name. */
+  inspectContainer: {
+    path: '/vxmesh.v1.LocalControl/InspectContainer' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: InspectContainerRequest): Buffer =>
+      Buffer.from(InspectContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InspectContainerRequest => InspectContainerRequest.decode(value),
+    responseSerialize: (value: InspectContainerResponse): Buffer =>
+      Buffer.from(InspectContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InspectContainerResponse => InspectContainerResponse.decode(value),
+  },
+  startContainer: {
+    path: '/vxmesh.v1.LocalControl/StartContainer' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StartContainerRequest): Buffer =>
+      Buffer.from(StartContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StartContainerRequest => StartContainerRequest.decode(value),
+    responseSerialize: (value: StartContainerResponse): Buffer =>
+      Buffer.from(StartContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StartContainerResponse => StartContainerResponse.decode(value),
+  },
+  /** SIGTERM, then SIGKILL after the timeout; detaches the container's endpoints. */
+  stopContainer: {
+    path: '/vxmesh.v1.LocalControl/StopContainer' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: StopContainerRequest): Buffer => Buffer.from(StopContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): StopContainerRequest => StopContainerRequest.decode(value),
+    responseSerialize: (value: StopContainerResponse): Buffer =>
+      Buffer.from(StopContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): StopContainerResponse => StopContainerResponse.decode(value),
+  },
+  /** Refused for a running container unless force. */
+  removeContainer: {
+    path: '/vxmesh.v1.LocalControl/RemoveContainer' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveContainerRequest): Buffer =>
+      Buffer.from(RemoveContainerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveContainerRequest => RemoveContainerRequest.decode(value),
+    responseSerialize: (value: RemoveContainerResponse): Buffer =>
+      Buffer.from(RemoveContainerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveContainerResponse => RemoveContainerResponse.decode(value),
+  },
+  /** Attaches a running container to an attachable network. */
+  connectNetwork: {
+    path: '/vxmesh.v1.LocalControl/ConnectNetwork' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ConnectNetworkRequest): Buffer =>
+      Buffer.from(ConnectNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConnectNetworkRequest => ConnectNetworkRequest.decode(value),
+    responseSerialize: (value: ConnectNetworkResponse): Buffer =>
+      Buffer.from(ConnectNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ConnectNetworkResponse => ConnectNetworkResponse.decode(value),
+  },
+  /** force: also removes an endpoint whose container is gone. */
+  disconnectNetwork: {
+    path: '/vxmesh.v1.LocalControl/DisconnectNetwork' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DisconnectNetworkRequest): Buffer =>
+      Buffer.from(DisconnectNetworkRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DisconnectNetworkRequest => DisconnectNetworkRequest.decode(value),
+    responseSerialize: (value: DisconnectNetworkResponse): Buffer =>
+      Buffer.from(DisconnectNetworkResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DisconnectNetworkResponse => DisconnectNetworkResponse.decode(value),
+  },
 } as const;
 
 export interface LocalControlServer extends UntypedServiceImplementation {
@@ -3940,6 +5530,20 @@ export interface LocalControlServer extends UntypedServiceImplementation {
   swarmLeave: handleUnaryCall<SwarmLeaveRequest, SwarmLeaveResponse>;
   /** What this daemon is: member or not, node ID, role, session state. */
   info: handleUnaryCall<InfoRequest, InfoResponse>;
+  /** Creates a container on this node, attaches it and (unless create_only) starts its command. */
+  runContainer: handleUnaryCall<RunContainerRequest, RunContainerResponse>;
+  listContainers: handleUnaryCall<ListContainersRequest, ListContainersResponse>;
+  /** By full ID, unique ID prefix or name. */
+  inspectContainer: handleUnaryCall<InspectContainerRequest, InspectContainerResponse>;
+  startContainer: handleUnaryCall<StartContainerRequest, StartContainerResponse>;
+  /** SIGTERM, then SIGKILL after the timeout; detaches the container's endpoints. */
+  stopContainer: handleUnaryCall<StopContainerRequest, StopContainerResponse>;
+  /** Refused for a running container unless force. */
+  removeContainer: handleUnaryCall<RemoveContainerRequest, RemoveContainerResponse>;
+  /** Attaches a running container to an attachable network. */
+  connectNetwork: handleUnaryCall<ConnectNetworkRequest, ConnectNetworkResponse>;
+  /** force: also removes an endpoint whose container is gone. */
+  disconnectNetwork: handleUnaryCall<DisconnectNetworkRequest, DisconnectNetworkResponse>;
 }
 
 export interface LocalControlClient extends Client {
@@ -4003,6 +5607,132 @@ export interface LocalControlClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: InfoResponse) => void,
+  ): ClientUnaryCall;
+  /** Creates a container on this node, attaches it and (unless create_only) starts its command. */
+  runContainer(
+    request: RunContainerRequest,
+    callback: (error: ServiceError | null, response: RunContainerResponse) => void,
+  ): ClientUnaryCall;
+  runContainer(
+    request: RunContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RunContainerResponse) => void,
+  ): ClientUnaryCall;
+  runContainer(
+    request: RunContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RunContainerResponse) => void,
+  ): ClientUnaryCall;
+  listContainers(
+    request: ListContainersRequest,
+    callback: (error: ServiceError | null, response: ListContainersResponse) => void,
+  ): ClientUnaryCall;
+  listContainers(
+    request: ListContainersRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListContainersResponse) => void,
+  ): ClientUnaryCall;
+  listContainers(
+    request: ListContainersRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListContainersResponse) => void,
+  ): ClientUnaryCall;
+  /** By full ID, unique ID prefix or name. */
+  inspectContainer(
+    request: InspectContainerRequest,
+    callback: (error: ServiceError | null, response: InspectContainerResponse) => void,
+  ): ClientUnaryCall;
+  inspectContainer(
+    request: InspectContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InspectContainerResponse) => void,
+  ): ClientUnaryCall;
+  inspectContainer(
+    request: InspectContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InspectContainerResponse) => void,
+  ): ClientUnaryCall;
+  startContainer(
+    request: StartContainerRequest,
+    callback: (error: ServiceError | null, response: StartContainerResponse) => void,
+  ): ClientUnaryCall;
+  startContainer(
+    request: StartContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StartContainerResponse) => void,
+  ): ClientUnaryCall;
+  startContainer(
+    request: StartContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StartContainerResponse) => void,
+  ): ClientUnaryCall;
+  /** SIGTERM, then SIGKILL after the timeout; detaches the container's endpoints. */
+  stopContainer(
+    request: StopContainerRequest,
+    callback: (error: ServiceError | null, response: StopContainerResponse) => void,
+  ): ClientUnaryCall;
+  stopContainer(
+    request: StopContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: StopContainerResponse) => void,
+  ): ClientUnaryCall;
+  stopContainer(
+    request: StopContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: StopContainerResponse) => void,
+  ): ClientUnaryCall;
+  /** Refused for a running container unless force. */
+  removeContainer(
+    request: RemoveContainerRequest,
+    callback: (error: ServiceError | null, response: RemoveContainerResponse) => void,
+  ): ClientUnaryCall;
+  removeContainer(
+    request: RemoveContainerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveContainerResponse) => void,
+  ): ClientUnaryCall;
+  removeContainer(
+    request: RemoveContainerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveContainerResponse) => void,
+  ): ClientUnaryCall;
+  /** Attaches a running container to an attachable network. */
+  connectNetwork(
+    request: ConnectNetworkRequest,
+    callback: (error: ServiceError | null, response: ConnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  connectNetwork(
+    request: ConnectNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ConnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  connectNetwork(
+    request: ConnectNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ConnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  /** force: also removes an endpoint whose container is gone. */
+  disconnectNetwork(
+    request: DisconnectNetworkRequest,
+    callback: (error: ServiceError | null, response: DisconnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  disconnectNetwork(
+    request: DisconnectNetworkRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DisconnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  disconnectNetwork(
+    request: DisconnectNetworkRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DisconnectNetworkResponse) => void,
   ): ClientUnaryCall;
 }
 

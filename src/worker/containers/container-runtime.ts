@@ -1,0 +1,481 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { InvalidArgumentError, NotFoundError, VxmeshError } from '../../common/errors.js';
+import { createLogger } from '../../common/logger.js';
+import type { Clock } from '../../common/clock.js';
+import { ContainerState } from '../../gen/vxmesh/v1/container.js';
+import type { Container, ContainerNetwork } from '../../gen/vxmesh/v1/container.js';
+import type {
+  ContainerNetworkRequest,
+  RunContainerRequest,
+} from '../../gen/vxmesh/v1/control.js';
+import type { Network } from '../../gen/vxmesh/v1/network.js';
+import type { AttachNetworkRequest, AttachNetworkResponse } from '../../gen/vxmesh/v1/resource.js';
+import { ContainerRecords } from './container-records.js';
+import { deleteNamespace, ensureNamespace, writeNamespaceEtc } from './network-namespaces.js';
+
+const log = createLogger('worker.containers');
+
+/** Docker's rule for container names. */
+const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const DEFAULT_STOP_TIMEOUT_S = 10;
+
+/** What the runtime needs from the cluster and the dataplane; injected by the daemon. */
+export interface ContainerRuntimeDeps {
+  readonly dataRoot: string;
+  /** Prefix of every namespace this daemon creates. */
+  readonly namespacePrefix: string;
+  readonly clock: Clock;
+  readonly attach: (req: AttachNetworkRequest) => Promise<AttachNetworkResponse>;
+  readonly detach: (endpointId: string) => Promise<void>;
+  /** Endpoints the managers hold on this node for a container name on a network (for disconnect -f). */
+  readonly staleEndpoints: (network: string, ownerName: string) => string[];
+  /** Brings the kernel in line with the containers now; resolves when done. */
+  readonly reconcile: () => Promise<void>;
+  /** Local egress subnet (docker_gwbridge's), e.g. "172.18.0.0/16"; containers get addresses from .2 up. */
+  readonly egressSubnet: string;
+}
+
+/** A local endpoint as the dataplane needs it. */
+export interface LocalAttachment {
+  readonly container: Container;
+  readonly network: ContainerNetwork;
+}
+
+interface Running {
+  readonly pid: number;
+  readonly exited: Promise<void>;
+}
+
+/**
+ * Standalone containers without a container engine: a network namespace per container, a
+ * process started in it with `ip netns exec`, and one overlay attachment per network. Records
+ * persist under the data root; a failed run leaves no namespace, endpoint or record behind.
+ */
+export class ContainerRuntime {
+  readonly #deps: ContainerRuntimeDeps;
+  readonly #records: ContainerRecords;
+  readonly #containers = new Map<string, Container>();
+  readonly #running = new Map<string, Running>();
+  /** Networks seen in attach answers, so the overlay can be built before the dispatcher's push. */
+  readonly networks = new Map<string, Network>();
+  #pollTimer: NodeJS.Timeout | undefined;
+
+  constructor(deps: ContainerRuntimeDeps) {
+    this.#deps = deps;
+    this.#records = new ContainerRecords(deps.dataRoot);
+  }
+
+  /** Loads records; containers whose process died while the daemon was down become exited. */
+  async load(): Promise<void> {
+    for (const c of await this.#records.loadAll()) {
+      this.#containers.set(c.id, c);
+      if (c.state === ContainerState.CONTAINER_STATE_RUNNING && !isAlive(c.pid)) {
+        await this.#markExited(c.id, -1);
+      }
+    }
+    // Processes of a previous daemon are not our children: poll them for exit.
+    this.#pollTimer = setInterval(() => void this.#pollOrphans(), 1000);
+    this.#pollTimer.unref();
+  }
+
+  async #pollOrphans(): Promise<void> {
+    for (const c of this.#containers.values()) {
+      if (c.state === ContainerState.CONTAINER_STATE_RUNNING && !this.#running.has(c.id) && !isAlive(c.pid)) {
+        await this.#markExited(c.id, -1).catch((err: unknown) => log.warn({ err }, 'could not record exit'));
+      }
+    }
+  }
+
+  list(all: boolean): Container[] {
+    return [...this.#containers.values()]
+      .filter((c) => all || c.state === ContainerState.CONTAINER_STATE_RUNNING)
+      .sort((a, b) => Number(b.createdAt - a.createdAt));
+  }
+
+  /** By full ID, unique ID prefix or name. */
+  resolve(ref: string): Container {
+    const byName = [...this.#containers.values()].find((c) => c.name === ref || c.id === ref);
+    if (byName) {
+      return byName;
+    }
+    const byPrefix = [...this.#containers.values()].filter((c) => ref.length > 0 && c.id.startsWith(ref));
+    if (byPrefix.length === 1 && byPrefix[0]) {
+      return byPrefix[0];
+    }
+    if (byPrefix.length > 1) {
+      throw new VxmeshError('INVALID_ARGUMENT', `container ${ref} is ambiguous (${byPrefix.length} matches)`);
+    }
+    throw new NotFoundError('container', ref);
+  }
+
+  /** Every attached endpoint of containers that are not exited, in interface order. */
+  attachments(): LocalAttachment[] {
+    const out: LocalAttachment[] = [];
+    for (const container of this.#containers.values()) {
+      for (const network of container.networks) {
+        if (network.endpointId) {
+          out.push({ container, network });
+        }
+      }
+    }
+    return out;
+  }
+
+  async run(req: RunContainerRequest): Promise<Container> {
+    const name = req.name.trim();
+    if (!CONTAINER_NAME.test(name)) {
+      throw new InvalidArgumentError('name', `${JSON.stringify(req.name)} must match ${CONTAINER_NAME.source}`);
+    }
+    if ([...this.#containers.values()].some((c) => c.name === name)) {
+      throw new VxmeshError('ALREADY_EXISTS', `the container name "${name}" is already in use on this node`);
+    }
+    if (req.command.length === 0) {
+      throw new InvalidArgumentError('command', 'no command given');
+    }
+    const id = randomBytes(32).toString('hex');
+    const namespace = `${this.#deps.namespacePrefix}c-${id.slice(0, 12)}`;
+    const hostname = req.hostname || id.slice(0, 12);
+    let container: Container = {
+      id,
+      name,
+      hostname,
+      command: [...req.command],
+      state: ContainerState.CONTAINER_STATE_CREATED,
+      pid: 0,
+      exitCode: 0,
+      createdAt: BigInt(this.#deps.clock.now()),
+      startedAt: 0n,
+      finishedAt: 0n,
+      autoRemove: req.autoRemove,
+      namespace,
+      networks: [],
+      dns: [...req.dns],
+      error: '',
+      egressAddress: '',
+    };
+    await ensureNamespace(namespace);
+    try {
+      await writeNamespaceEtc(namespace, { hostname: `${hostname}\n`, hosts: `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n` });
+      for (const request of req.networks) {
+        container = { ...container, networks: [...container.networks, await this.#attach(container, request)] };
+      }
+    } catch (err) {
+      await this.#detachAll(container).catch(() => undefined);
+      await deleteNamespace(namespace).catch(() => undefined);
+      throw err;
+    }
+    container = { ...container, egressAddress: this.#egressAddressFor(container) };
+    this.#containers.set(id, container);
+    await this.#records.save(container);
+    await this.#deps.reconcile();
+    if (!req.createOnly) {
+      await this.#spawn(id);
+    }
+    return this.#get(id);
+  }
+
+  async #attach(container: Container, request: ContainerNetworkRequest): Promise<ContainerNetwork> {
+    const res = await this.#deps.attach({
+      network: request.network,
+      ownerId: container.id,
+      ownerName: container.name,
+      hostname: container.hostname,
+      ipv4Address: request.ipv4Address,
+      ipv6Address: request.ipv6Address,
+      aliases: request.aliases,
+    });
+    const endpoint = res.endpoint;
+    if (!endpoint) {
+      throw new VxmeshError('INTERNAL', 'the manager returned no endpoint');
+    }
+    if (res.network) {
+      this.networks.set(res.network.id, res.network);
+    }
+    const used = new Set(container.networks.map((n) => n.ifName));
+    let index = 0;
+    while (used.has(`eth${index}`)) {
+      index++;
+    }
+    return {
+      networkId: endpoint.networkId,
+      networkName: res.networkName,
+      endpointId: endpoint.id,
+      requestedIpv4: request.ipv4Address,
+      requestedIpv6: request.ipv6Address,
+      aliases: [...request.aliases],
+      links: [...request.links],
+      ipv4Address: endpoint.ipv4Address,
+      ipv6Address: endpoint.ipv6Address,
+      macAddress: endpoint.macAddress,
+      gateway: res.gateway,
+      ifName: `eth${index}`,
+    };
+  }
+
+  /**
+   * The container's address on the egress bridge: kept if it has one, else the lowest free one;
+   * none when every network it is on is internal.
+   */
+  #egressAddressFor(container: Container): string {
+    const needsEgress = container.networks.some((n) => this.networks.get(n.networkId)?.internal !== true);
+    if (!needsEgress) {
+      return '';
+    }
+    if (container.egressAddress) {
+      return container.egressAddress;
+    }
+    const [base = '', prefix = '16'] = this.#deps.egressSubnet.split('/');
+    const first = base.split('.').map(Number);
+    const used = new Set([...this.#containers.values()].map((c) => c.egressAddress));
+    const size = 2 ** (32 - Number(prefix));
+    const start = (((first[0] ?? 0) << 24) >>> 0) + ((first[1] ?? 0) << 16) + ((first[2] ?? 0) << 8) + (first[3] ?? 0);
+    for (let offset = 2; offset < size - 1; offset++) {
+      const n = start + offset;
+      const text = `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${prefix}`;
+      if (!used.has(text)) {
+        return text;
+      }
+    }
+    throw new VxmeshError('EXHAUSTED', `no free address in the egress subnet ${this.#deps.egressSubnet}`);
+  }
+
+  async #detachAll(container: Container): Promise<Container> {
+    const networks: ContainerNetwork[] = [];
+    for (const n of container.networks) {
+      if (n.endpointId) {
+        await this.#deps.detach(n.endpointId);
+      }
+      networks.push({ ...n, endpointId: '', ipv4Address: '', ipv6Address: '', macAddress: '' });
+    }
+    return { ...container, networks };
+  }
+
+  #get(id: string): Container {
+    const c = this.#containers.get(id);
+    if (!c) {
+      throw new NotFoundError('container', id);
+    }
+    return c;
+  }
+
+  async #update(id: string, change: (c: Container) => Container): Promise<Container> {
+    const next = change(this.#get(id));
+    this.#containers.set(id, next);
+    await this.#records.save(next);
+    return next;
+  }
+
+  async #spawn(id: string): Promise<void> {
+    const c = this.#get(id);
+    const logFile = await open(this.#records.logPath(id), 'a');
+    const [file = '', ...args] = c.command;
+    const child = spawn('ip', ['netns', 'exec', c.namespace, file, ...args], {
+      detached: true,
+      stdio: ['ignore', logFile.fd, logFile.fd],
+    });
+    await logFile.close();
+    const pid = child.pid;
+    if (pid === undefined) {
+      throw new VxmeshError('FAILED_PRECONDITION', `could not start ${file} in container ${c.name}`);
+    }
+    const exited = new Promise<void>((resolve) => {
+      child.on('exit', (code, signal) => {
+        this.#running.delete(id);
+        this.#markExited(id, code ?? (signal ? 128 : -1)).then(resolve, (err: unknown) => {
+          log.warn({ err, id }, 'could not record container exit');
+          resolve();
+        });
+      });
+    });
+    child.unref();
+    this.#running.set(id, { pid, exited });
+    await this.#update(id, (x) => ({
+      ...x,
+      state: ContainerState.CONTAINER_STATE_RUNNING,
+      pid,
+      startedAt: BigInt(this.#deps.clock.now()),
+      error: '',
+    }));
+    log.info({ id, name: c.name, pid }, 'container started');
+  }
+
+  async #markExited(id: string, exitCode: number): Promise<void> {
+    const c = this.#containers.get(id);
+    if (!c) {
+      return;
+    }
+    const detached = await this.#detachAll(c).catch((err: unknown) => {
+      log.warn({ err, id }, 'could not detach the endpoints of an exited container');
+      return c;
+    });
+    await this.#update(id, () => ({
+      ...detached,
+      state: ContainerState.CONTAINER_STATE_EXITED,
+      pid: 0,
+      exitCode,
+      finishedAt: BigInt(this.#deps.clock.now()),
+    }));
+    await this.#deps.reconcile();
+    if (c.autoRemove) {
+      await this.#removeRecord(id);
+    }
+  }
+
+  async start(ref: string): Promise<Container> {
+    const c = this.resolve(ref);
+    if (c.state === ContainerState.CONTAINER_STATE_RUNNING) {
+      return c;
+    }
+    await ensureNamespace(c.namespace);
+    let attached: Container = { ...c, networks: [] };
+    try {
+      for (const n of c.networks) {
+        const again = await this.#attach(attached, {
+          network: n.networkId,
+          ipv4Address: n.requestedIpv4,
+          ipv6Address: n.requestedIpv6,
+          aliases: n.aliases,
+          links: n.links,
+        });
+        attached = { ...attached, networks: [...attached.networks, { ...again, ifName: n.ifName, networkName: n.networkName }] };
+      }
+    } catch (err) {
+      await this.#detachAll(attached).catch(() => undefined);
+      throw err;
+    }
+    await this.#update(c.id, () => attached);
+    await this.#deps.reconcile();
+    await this.#spawn(c.id);
+    return this.#get(c.id);
+  }
+
+  async stop(ref: string, timeoutSeconds = DEFAULT_STOP_TIMEOUT_S): Promise<Container> {
+    const c = this.resolve(ref);
+    if (c.state !== ContainerState.CONTAINER_STATE_RUNNING) {
+      return c;
+    }
+    const running = this.#running.get(c.id);
+    signalGroup(c.pid, 'SIGTERM');
+    const deadline = this.#deps.clock.now() + timeoutSeconds * 1000;
+    while (isAlive(c.pid) && this.#deps.clock.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (isAlive(c.pid)) {
+      signalGroup(c.pid, 'SIGKILL');
+    }
+    if (running) {
+      await running.exited;
+    } else {
+      await this.#markExited(c.id, 137);
+    }
+    return this.#containers.get(c.id) ?? c;
+  }
+
+  async remove(ref: string, force: boolean): Promise<Container> {
+    const c = this.resolve(ref);
+    if (c.state === ContainerState.CONTAINER_STATE_RUNNING) {
+      if (!force) {
+        throw new VxmeshError(
+          'FAILED_PRECONDITION',
+          `cannot remove container "${c.name}": container is running: stop the container before removing or force remove`,
+        );
+      }
+      await this.stop(c.id, 0);
+    }
+    await this.#removeRecord(c.id);
+    return c;
+  }
+
+  async #removeRecord(id: string): Promise<void> {
+    const c = this.#containers.get(id);
+    if (!c) {
+      return;
+    }
+    await this.#detachAll(c).catch((err: unknown) => log.warn({ err, id }, 'could not detach on remove'));
+    this.#containers.delete(id);
+    await this.#records.remove(id);
+    await this.#deps.reconcile();
+    await deleteNamespace(c.namespace);
+  }
+
+  async connect(ref: string, request: ContainerNetworkRequest): Promise<Container> {
+    const c = this.resolve(ref);
+    if (c.state === ContainerState.CONTAINER_STATE_EXITED) {
+      throw new VxmeshError('FAILED_PRECONDITION', `container ${c.name} is not running`);
+    }
+    const network = await this.#attach(c, request);
+    if (c.networks.some((n) => n.networkId === network.networkId)) {
+      await this.#deps.detach(network.endpointId);
+      throw new VxmeshError('ALREADY_EXISTS', `endpoint with name ${c.name} already exists in network ${network.networkName}`);
+    }
+    const next = await this.#update(c.id, (x) => {
+      const withNetwork = { ...x, networks: [...x.networks, network] };
+      return { ...withNetwork, egressAddress: this.#egressAddressFor(withNetwork) };
+    });
+    await this.#deps.reconcile();
+    return next;
+  }
+
+  async disconnect(ref: string, networkRef: string, force: boolean): Promise<void> {
+    let c: Container;
+    try {
+      c = this.resolve(ref);
+    } catch (err) {
+      if (force && err instanceof NotFoundError) {
+        // The container is gone but the managers may still hold its endpoint (a crash between
+        // attach and record): remove whatever they have for that name on this node.
+        const stale = this.#deps.staleEndpoints(networkRef, ref);
+        if (stale.length === 0) {
+          throw err;
+        }
+        for (const endpointId of stale) {
+          await this.#deps.detach(endpointId);
+        }
+        return;
+      }
+      throw err;
+    }
+    const target = c.networks.find(
+      (n) => n.networkId === networkRef || n.networkName === networkRef || n.networkId.startsWith(networkRef),
+    );
+    if (!target) {
+      throw new VxmeshError('NOT_FOUND', `container ${c.name} is not connected to network ${networkRef}`);
+    }
+    if (target.endpointId) {
+      await this.#deps.detach(target.endpointId);
+    }
+    await this.#update(c.id, (x) => ({ ...x, networks: x.networks.filter((n) => n !== target && n.networkId !== target.networkId) }));
+    await this.#deps.reconcile();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#pollTimer);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (pid <= 0) {
+    return false;
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Signals the container's whole process group (the command was started as a group leader). */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+}
