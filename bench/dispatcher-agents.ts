@@ -135,6 +135,7 @@ class Totals {
   error(what: string, err: unknown): void {
     this.errors++;
     this.lastError = `${what}: ${err instanceof Error ? err.message : String(err)}`;
+    if (process.env["BENCH_DEBUG"]) { console.error(this.lastError); }
   }
 }
 
@@ -207,13 +208,14 @@ class SimAgent {
   #teardown(): void {
     clearTimeout(this.#heartbeat);
     clearTimeout(this.#retry);
-    const { s, a } = { s: this.#session, a: this.#assignments };
+    const session = this.#session;
+    const assignments = this.#assignments;
     this.#session = undefined;
     this.#assignments = undefined;
     this.#sessionId = '';
     this.sessionOpen = false;
-    s?.cancel();
-    a?.cancel();
+    session?.cancel();
+    assignments?.cancel();
   }
 
   #scheduleHeartbeat(periodMs: number): void {
@@ -273,7 +275,8 @@ class SimAgent {
           this.#openAssignments();
           return;
         }
-        throw err;
+        this.#totals.error(`agent ${this.index} apply`, err);
+        return;
       }
       const at = wallMs();
       this.#totals.messages++;

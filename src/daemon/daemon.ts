@@ -30,7 +30,10 @@ import { Manager } from '../manager/manager.js';
 import { joinCluster, localAddressToward } from '../worker/join-cluster.js';
 import { AssignmentState } from '../worker/assignment-state.js';
 import { NodeAgent } from '../worker/node-agent.js';
+import type { ContainerRuntime } from '../worker/containers/container-runtime.js';
+import type { DataplaneDriver } from '../worker/dataplane-controller.js';
 import { DebouncedWriter } from './debounced-writer.js';
+import { NodeWorkload } from './node-workload.js';
 import { soleHostAddress } from './advertise-address.js';
 import { localAuthorize } from './local-authorizer.js';
 import { NodeStateFiles } from './node-state-files.js';
@@ -41,6 +44,8 @@ const log = createLogger('daemon');
 export const DEFAULT_CLUSTER_PORT = 2377;
 /** Applied assignments are written at most this often; a crash loses at most this much, and the next COMPLETE restores it. */
 const ASSIGNMENTS_SAVE_DELAY_MS = 200;
+/** How soon a role change that failed (store unreachable) is tried again. */
+const ROLE_RETRY_MS = 5000;
 const ETCD_NAMESPACE = '/vxmesh/';
 
 export interface DaemonOptions {
@@ -49,6 +54,10 @@ export interface DaemonOptions {
   /** Name reported to the managers; several daemons on one machine need distinct ones. */
   readonly hostname: string;
   readonly clock: Clock;
+  /** Prefix of every network namespace this daemon creates; unique per daemon on a machine. */
+  readonly namespacePrefix: string;
+  /** Programs the kernel (src/vxlan); tests without a kernel pass a fake. */
+  readonly driver: DataplaneDriver;
 }
 
 const NOT_A_MANAGER =
@@ -83,6 +92,7 @@ export class Daemon implements AsyncDisposable {
   #manager: Manager | undefined;
   #managerControl: ClusterControlServer | undefined;
   #agent: NodeAgent | undefined;
+  #workload: NodeWorkload | undefined;
   #persistAssignments: DebouncedWriter | undefined;
   #lifecycle: Promise<unknown> = Promise.resolve();
   #closed = false;
@@ -146,8 +156,15 @@ export class Daemon implements AsyncDisposable {
 
   async #startMember(state: NodeState, identity: TlsIdentity): Promise<void> {
     this.#state = state;
+    let managerFailed = false;
     if (state.role === 'manager') {
-      await this.#startManager(state, identity);
+      try {
+        await this.#startManager(state, identity);
+      } catch (err) {
+        // The store may be down (etcd outage): run as an agent and keep trying to manage.
+        log.error({ err }, 'could not start the manager; retrying in the background');
+        managerFailed = true;
+      }
     }
     const saved = await this.#files.loadAssignments();
     let assignments = new AssignmentState();
@@ -167,22 +184,47 @@ export class Daemon implements AsyncDisposable {
       managerAddrs,
       hostname: this.#opts.hostname,
       clock: this.#opts.clock,
-      saveIdentity: async (renewed, role) => {
+      // The role in the state file changes only once the manager has really started or stopped
+      // (#applyRole), so a restart never finds a "manager" without its store.
+      saveIdentity: async (renewed) => {
         await this.#files.saveIdentity(renewed);
         this.#manager?.updateIdentity(renewed);
-        await this.#saveState({ role: role === NodeRole.NODE_ROLE_MANAGER ? 'manager' : 'worker' });
       },
       saveManagers: (addrs) => this.#saveState({ managerAddrs: addrs }),
       assignments,
-      onAssignments: () => persist.schedule(),
-      onRoleChange: (role, etcdEndpoints) => {
-        void this.#serialize(() => this.#applyRole(role, etcdEndpoints)).catch((err: unknown) =>
-          log.error({ err }, 'could not apply the new role'),
-        );
+      onAssignments: () => {
+        persist.schedule();
+        this.#workload?.onAssignments();
+        if (agent.dataPathPort !== 0 && agent.dataPathPort !== this.#state?.dataPathPort) {
+          void this.#saveState({ dataPathPort: agent.dataPathPort }).catch((err: unknown) =>
+            log.warn({ err }, 'could not save the data path port'),
+          );
+        }
       },
+      onRenewed: (role, etcdEndpoints) => this.#scheduleRole(agent, role, etcdEndpoints, 0),
     });
     this.#agent = agent;
     agent.start();
+    const workload = new NodeWorkload({
+      dataRoot: this.#opts.dataRoot,
+      namespacePrefix: this.#opts.namespacePrefix,
+      nodeId: state.nodeId,
+      dataPathAddr: state.dataPathAddr,
+      dataPathPort: state.dataPathPort ?? 0,
+      agent,
+      driver: this.#opts.driver,
+      clock: this.#opts.clock,
+    });
+    this.#workload = workload;
+    await workload.start();
+    if (managerFailed && state.store.kind === 'etcd') {
+      this.#scheduleRole(agent, NodeRole.NODE_ROLE_MANAGER, state.store.endpoints, ROLE_RETRY_MS);
+    }
+    if (certificateIdentity(identity.certPem).role !== state.role) {
+      // A crash came between saving a renewed certificate and applying its role: renew again to
+      // learn the role (and the store endpoints) from the managers.
+      agent.renew().catch((err: unknown) => log.warn({ err }, 'could not renew to recover the role'));
+    }
   }
 
   async #startManager(state: NodeState, identity: TlsIdentity): Promise<void> {
@@ -193,6 +235,7 @@ export class Daemon implements AsyncDisposable {
         nodeId: state.nodeId,
         identity,
         listen: parseHostPort(state.listenAddr, DEFAULT_CLUSTER_PORT, 'listen-addr'),
+        advertiseAddr: state.advertiseAddr,
         clock: this.#opts.clock,
       });
     } catch (err) {
@@ -211,6 +254,20 @@ export class Daemon implements AsyncDisposable {
     this.#store = undefined;
   }
 
+  /** Applies a role after `delayMs`, retrying every few seconds until it holds or the agent is replaced. */
+  #scheduleRole(agent: NodeAgent, role: NodeRole, etcdEndpoints: readonly string[], delayMs: number): void {
+    const timer = setTimeout(() => {
+      if (this.#agent !== agent || this.#closed) {
+        return;
+      }
+      this.#serialize(() => this.#applyRole(role, etcdEndpoints)).catch((err: unknown) => {
+        log.error({ err }, 'could not apply the new role; retrying');
+        this.#scheduleRole(agent, role, etcdEndpoints, ROLE_RETRY_MS);
+      });
+    }, delayMs);
+    timer.unref();
+  }
+
   async #applyRole(role: NodeRole, etcdEndpoints: readonly string[]): Promise<void> {
     const state = this.#state;
     const agent = this.#agent;
@@ -218,13 +275,17 @@ export class Daemon implements AsyncDisposable {
       return;
     }
     if (role === NodeRole.NODE_ROLE_MANAGER && !this.#manager) {
+      if (etcdEndpoints.length === 0) {
+        throw new VxmeshError('FAILED_PRECONDITION', 'promoted to manager but the managers sent no store endpoints');
+      }
       const next: NodeState = { ...state, role: 'manager', store: { kind: 'etcd', endpoints: etcdEndpoints } };
       await this.#startManager(next, agent.identity);
       this.#state = next;
       await this.#files.saveState(next);
       log.info('this node is now a manager');
-    } else if (role === NodeRole.NODE_ROLE_WORKER && this.#manager) {
+    } else if (role === NodeRole.NODE_ROLE_WORKER && (this.#manager || state.role === 'manager')) {
       await this.#stopManager();
+      await this.#saveState({ role: 'worker' });
       log.info('this node is now a worker');
     }
   }
@@ -238,6 +299,8 @@ export class Daemon implements AsyncDisposable {
   }
 
   async #stopMember(): Promise<void> {
+    await this.#workload?.close();
+    this.#workload = undefined;
     await this.#agent?.close();
     this.#agent = undefined;
     await this.#persistAssignments?.flush();
@@ -388,6 +451,13 @@ export class Daemon implements AsyncDisposable {
         );
       }
     }
+    // Leaving takes the node's containers and overlays with it, as the managers forget it.
+    const workload = this.#workload;
+    if (workload) {
+      for (const c of workload.runtime.list(true)) {
+        await workload.runtime.remove(c.id, true).catch((err: unknown) => log.warn({ err, id: c.id }, 'could not remove container'));
+      }
+    }
     await this.#stopMember();
     await this.#files.clear();
     log.info({ nodeId: state.nodeId }, 'left the cluster');
@@ -424,7 +494,39 @@ export class Daemon implements AsyncDisposable {
         return {};
       }),
       info: unaryHandler(localAuthorize, () => Promise.resolve(this.info())),
+      runContainer: unaryHandler(localAuthorize, async (req) => ({ container: await this.#containers().run(req) })),
+      listContainers: unaryHandler(localAuthorize, (req) =>
+        Promise.resolve({ containers: this.#containers().list(req.all) }),
+      ),
+      inspectContainer: unaryHandler(localAuthorize, (req) =>
+        Promise.resolve({ container: this.#containers().resolve(req.ref) }),
+      ),
+      startContainer: unaryHandler(localAuthorize, async (req) => ({ container: await this.#containers().start(req.ref) })),
+      stopContainer: unaryHandler(localAuthorize, async (req) => ({
+        container: await this.#containers().stop(req.ref, req.timeoutSeconds || undefined),
+      })),
+      removeContainer: unaryHandler(localAuthorize, async (req) => ({
+        container: await this.#containers().remove(req.ref, req.force),
+      })),
+      connectNetwork: unaryHandler(localAuthorize, async (req) => {
+        if (!req.network) {
+          throw new InvalidArgumentError('network', 'is required');
+        }
+        return { container: await this.#containers().connect(req.container, req.network) };
+      }),
+      disconnectNetwork: unaryHandler(localAuthorize, async (req) => {
+        await this.#containers().disconnect(req.container, req.network, req.force);
+        return {};
+      }),
     };
+  }
+
+  #containers(): ContainerRuntime {
+    const runtime = this.#workload?.runtime;
+    if (!runtime) {
+      throw new VxmeshError('FAILED_PRECONDITION', NOT_A_MEMBER);
+    }
+    return runtime;
   }
 
   /** Forwards cluster-control calls to this node's manager, or refuses them on a worker. */

@@ -19,6 +19,8 @@ export interface NodeState {
   readonly advertiseAddr: string;
   readonly dataPathAddr: string;
   readonly store: StoreLocation;
+  /** The cluster's VXLAN port as last heard from a manager (so a restart can program the kernel offline). */
+  readonly dataPathPort?: number;
 }
 
 /**

@@ -4,6 +4,7 @@ import { VxmeshError } from '../common/errors.js';
 import { systemClock } from '../common/clock.js';
 import { createLogger } from '../common/logger.js';
 import { Daemon } from './daemon.js';
+import { createKernelDriver } from './kernel-driver.js';
 
 const log = createLogger('vxmeshd');
 
@@ -12,16 +13,19 @@ const program = new Command('vxmeshd')
   .option('--data-root <dir>', 'directory for node state, certificates and the embedded store', '/var/lib/vxmesh')
   .option('--socket <path>', 'local control socket (root only)', '/run/vxmesh/vxmesh.sock')
   .option('--hostname <name>', 'name this node reports to the cluster', hostname())
+  .option('--netns-prefix <prefix>', 'prefix of the network namespaces this daemon creates (unique per daemon)', 'vx-')
   .showHelpAfterError();
 
 async function main(): Promise<void> {
   program.parse();
-  const opts = program.opts<{ dataRoot: string; socket: string; hostname: string }>();
+  const opts = program.opts<{ dataRoot: string; socket: string; hostname: string; netnsPrefix: string }>();
   const daemon = await Daemon.start({
     dataRoot: opts.dataRoot,
     socketPath: opts.socket,
     hostname: opts.hostname,
     clock: systemClock,
+    namespacePrefix: opts.netnsPrefix,
+    driver: createKernelDriver(opts.netnsPrefix),
   });
   let stopping = false;
   const stop = (signal: string): void => {

@@ -22,6 +22,7 @@ import { ClusterView } from './dispatcher/cluster-view.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import type { DispatcherOptions } from './dispatcher/dispatcher.js';
 import { NodeRegistry } from './node-registry.js';
+import { ManagerPresence } from './manager-presence.js';
 import { unaryHandler } from '../common/rpc/server-handlers.js';
 
 const log = createLogger('manager');
@@ -31,6 +32,8 @@ export interface ManagerOptions {
   readonly nodeId: string;
   readonly identity: TlsIdentity;
   readonly listen: HostPort;
+  /** "host:port" other nodes reach this manager on. */
+  readonly advertiseAddr: string;
   readonly clock: Clock;
   /** Batching and fault injection for the dispatcher (tests and benchmarks). */
   readonly dispatcherTuning?: Pick<DispatcherOptions, 'batchWindowMs' | 'batchLimit' | 'outboundFilter'>;
@@ -45,23 +48,33 @@ export class Manager implements AsyncDisposable {
   readonly cluster: Cluster;
   readonly registry: NodeRegistry;
   readonly view: ClusterView;
+  readonly presence: ManagerPresence;
   readonly dispatcher: Dispatcher;
   readonly #opts: ManagerOptions;
   readonly #server: Server;
   readonly #certificates: MutableCertificateProvider;
   #closed = false;
 
-  private constructor(opts: ManagerOptions, cluster: Cluster, registry: NodeRegistry, view: ClusterView, server: Server) {
+  private constructor(
+    opts: ManagerOptions,
+    cluster: Cluster,
+    registry: NodeRegistry,
+    view: ClusterView,
+    presence: ManagerPresence,
+    server: Server,
+  ) {
     this.#opts = opts;
     this.cluster = cluster;
     this.registry = registry;
     this.view = view;
+    this.presence = presence;
     this.#server = server;
     this.#certificates = new MutableCertificateProvider(opts.identity);
     const authorize = clusterAuthorizer(registry, cluster.id);
     this.dispatcher = new Dispatcher({
       registry,
       view,
+      presence,
       clock: opts.clock,
       heartbeatPeriodMs: cluster.heartbeatPeriodMs,
       dataPathPort: cluster.dataPathPort,
@@ -88,10 +101,26 @@ export class Manager implements AsyncDisposable {
     await registry.start();
     const view = new ClusterView(opts.store);
     await view.start();
-    const manager = new Manager(opts, cluster, registry, view, new Server({ 'grpc.keepalive_permit_without_calls': 1 }));
+    const presence = new ManagerPresence({
+      store: opts.store,
+      clock: opts.clock,
+      nodeId: opts.nodeId,
+      // A dead manager's sessions lapse within about three heartbeat periods.
+      ttlSeconds: Math.max(2, Math.ceil((3 * cluster.heartbeatPeriodMs) / 1000)),
+    });
+    const manager = new Manager(
+      opts,
+      cluster,
+      registry,
+      view,
+      presence,
+      new Server({ 'grpc.keepalive_permit_without_calls': 1 }),
+    );
     try {
       await manager.#listen();
+      await presence.start(opts.advertiseAddr);
     } catch (err) {
+      await presence.close();
       await view.close();
       await registry.close();
       throw err;
@@ -128,7 +157,8 @@ export class Manager implements AsyncDisposable {
         store: this.#opts.store,
         registry: this.registry,
         clock: this.#opts.clock,
-        leaderId: () => this.#opts.nodeId,
+        leaderId: () => this.presence.leaderId(),
+        isServing: (nodeId) => this.presence.isServing(nodeId),
         agentStatus: (nodeId) => this.dispatcher.agentStatus(nodeId),
       },
       authorize,
@@ -146,6 +176,7 @@ export class Manager implements AsyncDisposable {
     }
     this.#closed = true;
     await this.dispatcher.close();
+    await this.presence.close();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.#server.forceShutdown();

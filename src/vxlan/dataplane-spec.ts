@@ -53,9 +53,11 @@ export interface LocalEndpointSpec {
   /** e.g. "10.0.1.5/24". */
   readonly ipv4Cidr?: string;
   readonly ipv6Cidr?: string;
-  /** Routes to the network's other subnets go through this gateway. */
+  /** Routes to the network's other IPv4 subnets go through this gateway. */
   readonly gateway: string;
-  /** The network's other subnets, routed via `gateway` (multi-subnet overlays). */
+  /** Routes to the network's other IPv6 subnets go through this gateway; required when one is listed. */
+  readonly ipv6Gateway?: string;
+  /** The network's other subnets (IPv4 via `gateway`, IPv6 via `ipv6Gateway`), for multi-subnet overlays. */
   readonly otherSubnets: readonly string[];
 }
 
@@ -76,6 +78,8 @@ export interface EgressSpec {
   readonly bridge: string;
   /** e.g. "172.18.0.1/16". */
   readonly gatewayCidr: string;
+  /** MTU of the bridge and of every attachment's veth; default 1500 (docker_gwbridge's). */
+  readonly mtu?: number;
   readonly attachments: readonly EgressAttachmentSpec[];
 }
 

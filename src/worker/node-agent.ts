@@ -41,8 +41,11 @@ export interface NodeAgentOptions {
   readonly assignments?: AssignmentState;
   /** Called after each assignments message that changed the state (persist it, reconcile). */
   readonly onAssignments?: (state: AssignmentState) => void;
-  /** Called after a renewal changed the node's role; a new manager also gets the store endpoints. */
-  readonly onRoleChange?: (role: NodeRole, etcdEndpoints: readonly string[]) => void;
+  /**
+   * Called after every renewal with the role the managers hold now; a manager also gets the
+   * store endpoints. The daemon starts or stops its manager from this.
+   */
+  readonly onRenewed?: (role: NodeRole, etcdEndpoints: readonly string[]) => void;
 }
 
 const BACKOFF_BASE_MS = 200;
@@ -285,7 +288,6 @@ export class NodeAgent implements AsyncDisposable {
 
   /** Renews the certificate now through any reachable manager, and reconnects with it. */
   async renew(): Promise<void> {
-    const previousRole = certificateIdentity(this.#identity.certPem).role;
     const { keyPem, csrPem } = await generateKeyAndCsr();
     let lastError: unknown = new VxmeshError('UNAVAILABLE', 'no manager address is known');
     for (const addr of this.#managers) {
@@ -299,10 +301,7 @@ export class NodeAgent implements AsyncDisposable {
         await this.#opts.saveIdentity(identity, res.role);
         this.#identity = identity;
         log.info({ notAfter: certificateIdentity(res.certificatePem).notAfter }, 'certificate renewed');
-        const role = certificateIdentity(res.certificatePem).role;
-        if (role !== previousRole) {
-          this.#opts.onRoleChange?.(res.role, res.etcdEndpoints);
-        }
+        this.#opts.onRenewed?.(res.role, res.etcdEndpoints);
         // New sessions must present the new certificate.
         this.#stream?.cancel();
         return;

@@ -95,9 +95,7 @@ describe.each(STORE_KINDS)('address allocation on the %s store', (kind) => {
   });
 
   it('allocates IPv6 addresses serially and statically', async () => {
-    const { network } = await networks.create(
-      createRequest('six', { enableIpv6: true, subnets: ['fd00:5::/64'] }),
-    );
+    const { network } = await networks.create(createRequest('six', { enableIpv6: true, subnets: ['fd00:5::/64'] }));
     const sub = 'fd00:5::/64';
     expect(await ipam.allocateMany(network.id, sub, 3)).toEqual(['fd00:5::2', 'fd00:5::3', 'fd00:5::4']);
     expect(await ipam.allocate(network.id, sub, { preferred: 'fd00:5::ffff:ffff:ffff:fffe' })).toBe(
@@ -105,7 +103,10 @@ describe.each(STORE_KINDS)('address allocation on the %s store', (kind) => {
     );
     expect(await ipam.allocate(network.id, 'fd00:5:0:0::/64')).toBe('fd00:5::5');
     // Only an IPv6 subnet was given, so an IPv4 one came from the default pool (and got the VNI).
-    expect(network.subnets.map((s) => [s.subnet, s.vni])).toEqual([['10.0.1.0/24', 4097], ['fd00:5::/64', 0]]);
+    expect(network.subnets.map((s) => [s.subnet, s.vni])).toEqual([
+      ['10.0.1.0/24', 4097],
+      ['fd00:5::/64', 0],
+    ]);
     expect(await ipam.allocate(network.id, '10.0.1.0/24')).toBe('10.0.1.2');
     await expect(ipam.allocate(network.id, '10.99.0.0/24')).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });

@@ -6,12 +6,13 @@ import { systemClock } from '../../src/common/clock.js';
 import { EmbeddedKvStore, EtcdKvStore } from '../../src/kvstore/index.js';
 import type { KvStore } from '../../src/kvstore/index.js';
 import { Cluster } from '../../src/gen/vxmesh/v1/cluster.js';
-import type { CreateNetworkRequest } from '../../src/gen/vxmesh/v1/control.js';
 import { planInitialIngress } from '../../src/manager/network/ingress-network.js';
 import { encodeMessage } from '../../src/manager/store/message-codec.js';
 import { storeKeys } from '../../src/manager/store/store-keys.js';
 import { newObjectId } from '../../src/manager/node-registry.js';
 import { kvPrefix } from '../support/kv-prefix.js';
+
+export { createRequest } from './create-request.js';
 
 /** A store for one test, of either backend, and how to drop it. */
 export interface TestStore {
@@ -71,27 +72,6 @@ export async function seedCluster(
   if (!res.succeeded) {
     throw new Error('seedCluster: store not empty');
   }
-}
-
-/** A create request with docker's defaults; override what the test is about. */
-export function createRequest(name: string, extra: Partial<CreateNetworkRequest> = {}): CreateNetworkRequest {
-  return {
-    name,
-    driver: '',
-    subnets: [],
-    gateways: [],
-    ipRanges: [],
-    auxAddresses: {},
-    enableIpv6: false,
-    internal: false,
-    attachable: false,
-    ingress: false,
-    labels: {},
-    options: {},
-    ipamDriver: '',
-    ipamOptions: {},
-    ...extra,
-  };
 }
 
 /** Every key of the store (namespace) with its modRevision: equal fingerprints mean nothing was written. */

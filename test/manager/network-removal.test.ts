@@ -46,7 +46,9 @@ describe.each(STORE_KINDS)('network removal on the %s store', (kind) => {
     await new AddressAllocator(store).allocateMany(network.id, '10.1.0.0/24', 20);
     expect(await networks.remove(network.id.slice(0, 6))).toMatchObject({ name: 'app', ingress: false });
     const after = await fingerprint(store);
-    expect([...after.keys()].filter((k) => k.includes(network.id) || k.includes('app') || k.includes('10.1.0.0'))).toEqual([]);
+    expect(
+      [...after.keys()].filter((k) => k.includes(network.id) || k.includes('app') || k.includes('10.1.0.0')),
+    ).toEqual([]);
     // What remains is exactly what was there before, apart from the claims guard that every
     // create rewrites; the chunk of VNIs 5000-5001 became all clear and was deleted.
     expect([...after.keys()].filter((k) => after.get(k) !== before.get(k))).toEqual(['v1/ipam/subnets/guard']);
@@ -78,7 +80,9 @@ describe.each(STORE_KINDS)('network removal on the %s store', (kind) => {
     await detachFromNetwork(store, network.id, { kind: 'service', owner: 'svc1' });
     await networks.remove('used');
     await expect(networks.get('used')).rejects.toMatchObject({ code: 'NOT_FOUND' });
-    await expect(attachToNetwork(store, network.id, { kind: 'endpoint', owner: 'x' }, '{}', clock)).rejects.toMatchObject({
+    await expect(
+      attachToNetwork(store, network.id, { kind: 'endpoint', owner: 'x' }, '{}', clock),
+    ).rejects.toMatchObject({
       code: 'NOT_FOUND',
     });
   });
@@ -100,7 +104,7 @@ describe.each(STORE_KINDS)('network removal on the %s store', (kind) => {
       /network marked is being removed/,
     );
     // A marker left by a manager that died mid-removal is cleared by the next attach.
-    clock.advance(STALE_REMOVAL_MS + 1);
+    await clock.advance(STALE_REMOVAL_MS + 1);
     await attachToNetwork(store, other.id, { kind: 'endpoint', owner: 'e' }, '{}', clock);
     expect((await store.get(storeKeys.networkRemoval(other.id))).kv).toBeUndefined();
     await expect(networks.remove('marked')).rejects.toThrow(/in use by endpoint e/);
@@ -130,15 +134,17 @@ describe.each(STORE_KINDS)('network removal on the %s store', (kind) => {
   it('prunes unused networks matching label and until filters, never ingress', async () => {
     const t0 = clock.now();
     await networks.create(createRequest('old', { labels: { env: 'dev', keep: '' } }));
-    clock.advance(1000);
+    await clock.advance(1000);
     await networks.create(createRequest('dev', { labels: { env: 'dev' } }));
     await networks.create(createRequest('prod', { labels: { env: 'prod' } }));
     const { network: busy } = await networks.create(createRequest('busy', { labels: { env: 'dev' } }));
     await attachToNetwork(store, busy.id, { kind: 'service', owner: 's' }, '{}', clock);
-    clock.advance(1000);
+    await clock.advance(1000);
     await networks.create(createRequest('new', { labels: { env: 'dev' } }));
 
-    expect(await networks.prune({ labels: ['env=dev'], notLabels: ['keep'], until: BigInt(t0 + 1500) })).toEqual(['dev']);
+    expect(await networks.prune({ labels: ['env=dev'], notLabels: ['keep'], until: BigInt(t0 + 1500) })).toEqual([
+      'dev',
+    ]);
     expect(await networks.prune({ labels: ['env'], notLabels: ['env=prod'], until: 0n })).toEqual(['new', 'old']);
     expect(await networks.prune({ labels: [], notLabels: [], until: 0n })).toEqual(['prod']);
     expect((await networks.list()).map((v) => v.network?.name)).toEqual(['busy', 'ingress']);

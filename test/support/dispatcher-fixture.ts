@@ -35,13 +35,15 @@ export class DispatcherFixture implements AsyncDisposable {
   ): Promise<{ manager: Manager; addr: string }> {
     const port = await freePort();
     const addr = `127.0.0.1:${port}`;
+    let nodeId = this.#managerIdentity?.nodeId ?? '';
     if (this.#managerIdentity) {
       // Every manager has its own record, so agents learn all their addresses for failover.
+      nodeId = `manager-${port}`;
       await this.store.put(
-        storeKeys.node(`manager-${port}`),
+        storeKeys.node(nodeId),
         encodeMessage(
           Node,
-          Node.fromPartial({ id: `manager-${port}`, hostname: `manager-${port}`, role: NodeRole.NODE_ROLE_MANAGER, advertiseAddr: addr }),
+          Node.fromPartial({ id: nodeId, hostname: nodeId, role: NodeRole.NODE_ROLE_MANAGER, advertiseAddr: addr }),
         ),
       );
     } else {
@@ -52,12 +54,14 @@ export class DispatcherFixture implements AsyncDisposable {
       );
       this.#token = init.tokens.worker;
       this.#managerIdentity = { nodeId: init.nodeId, identity: init.identity };
+      nodeId = init.nodeId;
     }
     const manager = await Manager.start({
       store: this.store,
-      nodeId: this.#managerIdentity.nodeId,
+      nodeId,
       identity: this.#managerIdentity.identity,
       listen: parseHostPort(addr, 2377, 'listen'),
+      advertiseAddr: addr,
       clock,
       ...(tuning ? { dispatcherTuning: tuning } : {}),
     });

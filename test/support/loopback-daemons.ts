@@ -11,6 +11,7 @@ import { ClusterControlClient, LocalControlClient } from '../../src/gen/vxmesh/v
 import { NodeAvailability } from '../../src/gen/vxmesh/v1/node.js';
 import type { SwarmInitRequest } from '../../src/gen/vxmesh/v1/control.js';
 import { freePort } from './etcd-server.js';
+import { RecordingDriver } from './recording-driver.js';
 
 /** A daemon running in the test process, with clients on its local socket. */
 export interface LoopbackDaemon {
@@ -36,7 +37,14 @@ export class LoopbackCluster implements AsyncDisposable {
     const root = dir ?? (await mkdtemp(join(tmpdir(), `vxmeshd-${name}-`)));
     const socketPath = join(root, 'vxmesh.sock');
     const dataRoot = join(root, 'data');
-    const daemon = await Daemon.start({ dataRoot, socketPath, hostname: name, clock });
+    const daemon = await Daemon.start({
+      dataRoot,
+      socketPath,
+      hostname: name,
+      clock,
+      namespacePrefix: `vxl-${name}-`,
+      driver: new RecordingDriver(),
+    });
     const local = new LocalControlClient(`unix://${socketPath}`, credentials.createInsecure());
     const cluster = new ClusterControlClient(`unix://${socketPath}`, credentials.createInsecure());
     const port = await freePort();

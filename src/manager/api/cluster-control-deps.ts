@@ -8,8 +8,10 @@ export interface ClusterControlDeps {
   readonly store: KvStore;
   readonly registry: NodeRegistry;
   readonly clock: Clock;
-  /** ID of the manager that currently leads (the only manager, until leader election lands). */
+  /** ID of the manager that currently leads. */
   readonly leaderId: () => string;
+  /** Whether a manager is running and announced (its lease is alive). */
+  readonly isServing: (managerId: string) => boolean;
   /** The agent status a node last reported to this manager, if it holds a session here. */
   readonly agentStatus: (nodeId: string) => AgentStatus | undefined;
 }

@@ -16,7 +16,7 @@ function view(stored: StoredNode, deps: ClusterControlDeps): NodeView {
     node,
     version: BigInt(stored.modRevision),
     leader: manager && node.id === leaderId,
-    reachability: manager ? (node.status === NodeStatus.NODE_STATUS_READY ? 'reachable' : 'unreachable') : '',
+    reachability: manager ? (deps.isServing(node.id) ? 'reachable' : 'unreachable') : '',
     certNotAfter: '',
     agent,
     sessionState: agent ? 'connected' : '',

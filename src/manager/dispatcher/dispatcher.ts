@@ -12,6 +12,7 @@ import type { Allowed } from '../api/authorization.js';
 import { newObjectId } from '../node-registry.js';
 import type { NodeChange, NodeRegistry } from '../node-registry.js';
 import type { ClusterView } from './cluster-view.js';
+import type { ManagerPresence } from '../manager-presence.js';
 import { NodeAssignments } from './node-assignments.js';
 
 const log = createLogger('manager.dispatcher');
@@ -32,6 +33,8 @@ interface LiveSession {
 export interface DispatcherOptions {
   readonly registry: NodeRegistry;
   readonly view: ClusterView;
+  /** Shared liveness: which manager serves which node's session. */
+  readonly presence: ManagerPresence;
   readonly clock: Clock;
   readonly heartbeatPeriodMs: number;
   readonly dataPathPort: number;
@@ -63,6 +66,8 @@ export class Dispatcher implements AsyncDisposable {
   readonly #lastSeen = new Map<string, number>();
   readonly #agentStatus = new Map<string, AgentStatus>();
   readonly #sessionStarts = new Map<string, number[]>();
+  /** When this manager first saw a Ready node that no manager serves. */
+  readonly #unservedSince = new Map<string, number>();
   readonly #abort = new AbortController();
   readonly #startedAt: number;
   #unsubscribe: (() => void) | undefined;
@@ -138,6 +143,7 @@ export class Dispatcher implements AsyncDisposable {
     };
     this.#sessions.set(nodeId, session);
     this.#lastSeen.set(nodeId, clock.now());
+    await this.#opts.presence.claimSession(nodeId);
     log.info({ nodeId, sessionId: session.sessionId }, 'session opened');
     send(await this.#describe(session.sessionId, stored.node));
     const onAbort = (): void => finish();
@@ -151,6 +157,9 @@ export class Dispatcher implements AsyncDisposable {
       session.closed.abort();
       if (this.#sessions.get(nodeId) === session) {
         this.#sessions.delete(nodeId);
+        await this.#opts.presence
+          .releaseSession(nodeId)
+          .catch((err: unknown) => log.warn({ err, nodeId }, 'could not release the session record'));
       }
       log.info({ nodeId, sessionId: session.sessionId }, 'session closed');
     }
@@ -281,15 +290,33 @@ export class Dispatcher implements AsyncDisposable {
       try {
         const now = clock.now();
         for (const { node } of await registry.list()) {
-          // A node this manager never heard from gets the grace period from the manager's start.
-          // A node this manager has not heard from since it started (a failover, a restart) gets twice
-          // the grace to find the new manager, so a failover does not mark the whole cluster Down.
-          const seen = this.#lastSeen.get(node.id);
-          const silentMs = now - (seen ?? this.#startedAt);
-          if (node.status === NodeStatus.NODE_STATUS_READY && silentMs > (seen === undefined ? 2 * limit : limit)) {
+          if (node.status !== NodeStatus.NODE_STATUS_READY) {
+            this.#unservedSince.delete(node.id);
+            continue;
+          }
+          let silentMs: number;
+          let allowedMs = limit;
+          if (this.#sessions.has(node.id)) {
+            // This manager serves the node: its heartbeats decide.
+            this.#unservedSince.delete(node.id);
+            silentMs = now - (this.#lastSeen.get(node.id) ?? now);
+          } else if (this.#opts.presence.sessionHolder(node.id) !== undefined) {
+            // Another live manager serves it and watches its heartbeats.
+            this.#unservedSince.delete(node.id);
+            continue;
+          } else {
+            // Nobody serves it. Right after this manager (re)starts, nodes get twice the grace to
+            // find a manager, so a failover does not mark the whole cluster Down.
+            const since = this.#unservedSince.get(node.id) ?? now;
+            this.#unservedSince.set(node.id, since);
+            silentMs = now - Math.min(since, this.#lastSeen.get(node.id) ?? since);
+            allowedMs = now - this.#startedAt < 2 * limit ? 2 * limit : limit;
+          }
+          if (silentMs > allowedMs) {
             log.warn({ nodeId: node.id, silentMs }, 'node missed its heartbeats; marking it down');
             // A late heartbeat on the old session must not revive it: the node has to open a new one.
             this.#sessions.get(node.id)?.end(new VxmeshError('UNAVAILABLE', 'heartbeats timed out; open a new session'));
+            this.#unservedSince.delete(node.id);
             await registry.setStatus(node.id, NodeStatus.NODE_STATUS_DOWN);
           }
         }

@@ -255,7 +255,7 @@ export class AddressAllocator {
 
   #enqueue<T>(queue: SubnetQueue, make: (settle: Settle<T>) => Request): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      queue.pending.push(make({ resolve, reject } as Settle<T>));
+      queue.pending.push(make({ resolve, reject }));
       if (!queue.running) {
         queue.running = true;
         // Started on the next microtask so requests issued in the same turn share the first txn.

@@ -23,6 +23,11 @@ export class NetworkService {
   readonly #store: KvStore;
   readonly #clock: Clock;
   readonly #random: () => number;
+  /**
+   * Creates from this instance run one at a time: they all compare the same claims guard and
+   * VNI cursor, so running them side by side would only make them fail each other's txns.
+   */
+  #createTail: Promise<unknown> = Promise.resolve();
 
   constructor(store: KvStore, clock: Clock, random: () => number = Math.random) {
     this.#store = store;
@@ -31,9 +36,14 @@ export class NetworkService {
   }
 
   /** See {@link createNetwork}; reads the cluster's default pools first. */
-  async create(req: CreateNetworkRequest, opts: Signal = {}): Promise<StoredNetwork> {
-    const cluster = await readCluster(this.#store);
-    return createNetwork({ store: this.#store, clock: this.#clock, random: this.#random, cluster }, req, opts);
+  create(req: CreateNetworkRequest, opts: Signal = {}): Promise<StoredNetwork> {
+    const run = async (): Promise<StoredNetwork> => {
+      const cluster = await readCluster(this.#store);
+      return createNetwork({ store: this.#store, clock: this.#clock, random: this.#random, cluster }, req, opts);
+    };
+    const result = this.#createTail.then(run, run);
+    this.#createTail = result.catch(() => undefined);
+    return result;
   }
 
   /** Every network with its address usage, sorted by name. */

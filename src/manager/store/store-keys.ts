@@ -16,6 +16,12 @@ export const storeKeys = {
   /** Network records (protobuf `Network`), by ID. */
   networksPrefix: 'v1/networks/',
   network: (id: string): string => `v1/networks/${id}`,
+  /** One key per running manager, attached to its lease: present means serving. Value: advertise address. */
+  managersPrefix: 'v1/managers/',
+  manager: (nodeId: string): string => `v1/managers/${nodeId}`,
+  /** Which manager holds a node's session, attached to that manager's lease. Value: manager node ID. */
+  sessionsPrefix: 'v1/sessions/',
+  session: (nodeId: string): string => `v1/sessions/${nodeId}`,
   /** Endpoint records (protobuf `Endpoint`), by ID; the dispatcher watches this prefix. */
   endpointsPrefix: 'v1/endpoints/',
   endpoint: (id: string): string => `v1/endpoints/${id}`,

@@ -450,8 +450,9 @@ export class ContainerRuntime {
     await this.#deps.reconcile();
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     clearInterval(this.#pollTimer);
+    return Promise.resolve();
   }
 }
 

@@ -1,0 +1,127 @@
+import { createLogger } from '../common/logger.js';
+import type { Clock } from '../common/clock.js';
+import type { DataplaneDriver } from '../worker/dataplane-controller.js';
+import { DataplaneController } from '../worker/dataplane-controller.js';
+import { buildDataplaneSpec } from '../worker/dataplane-spec-builder.js';
+import { ContainerRuntime } from '../worker/containers/container-runtime.js';
+import type { NodeAgent } from '../worker/node-agent.js';
+import { ResourceClient } from '../worker/resource-client.js';
+import { underlayMtu } from '../worker/underlay-mtu.js';
+import type { NodeDataplaneSpec } from '../vxlan/dataplane-spec.js';
+
+const log = createLogger('daemon.workload');
+
+/** Full dataplane pass even without changes, to repair out-of-band tampering. */
+const RESYNC_MS = 30_000;
+export const DEFAULT_EGRESS_SUBNET = '172.18.0.0/16';
+const EGRESS_BRIDGE = 'vx_gwbridge';
+
+export interface NodeWorkloadOptions {
+  readonly dataRoot: string;
+  readonly namespacePrefix: string;
+  readonly nodeId: string;
+  readonly dataPathAddr: string;
+  /** Last known cluster VXLAN port (saved state), until the session says it. */
+  readonly dataPathPort: number;
+  readonly agent: NodeAgent;
+  readonly driver: DataplaneDriver;
+  readonly clock: Clock;
+}
+
+/**
+ * What a member node runs locally: its containers and the dataplane that connects them, driven
+ * level-triggered from the managers' assignments and the container records.
+ */
+export class NodeWorkload implements AsyncDisposable {
+  readonly runtime: ContainerRuntime;
+  readonly dataplane: DataplaneController;
+  readonly #opts: NodeWorkloadOptions;
+  #underlayMtu = 1500;
+
+  constructor(opts: NodeWorkloadOptions) {
+    this.#opts = opts;
+    const resources = new ResourceClient(opts.agent);
+    this.dataplane = new DataplaneController({
+      driver: opts.driver,
+      desired: () => this.desiredSpec(),
+      clock: opts.clock,
+      resyncMs: RESYNC_MS,
+    });
+    this.runtime = new ContainerRuntime({
+      dataRoot: opts.dataRoot,
+      namespacePrefix: opts.namespacePrefix,
+      clock: opts.clock,
+      attach: (req) => resources.attach(req),
+      detach: (endpointId) => resources.detach(endpointId),
+      staleEndpoints: (network, ownerName) => this.#staleEndpoints(network, ownerName),
+      reconcile: () => this.dataplane.reconcileNow(),
+      egressSubnet: DEFAULT_EGRESS_SUBNET,
+    });
+  }
+
+  async start(): Promise<void> {
+    this.#underlayMtu = await underlayMtu(this.#opts.dataPathAddr).catch((err: unknown) => {
+      log.warn({ err }, 'could not read the underlay MTU; assuming 1500');
+      return 1500;
+    });
+    await this.runtime.load();
+    this.dataplane.start();
+    // Converge from saved assignments at once: a restart must not wait for the managers.
+    this.dataplane.request();
+  }
+
+  /** Called when the assignments change. */
+  onAssignments(): void {
+    this.dataplane.request();
+  }
+
+  desiredSpec(): NodeDataplaneSpec | undefined {
+    const port = this.#opts.agent.dataPathPort || this.#opts.dataPathPort;
+    if (port === 0) {
+      return undefined;
+    }
+    const [base = '', prefix = '16'] = DEFAULT_EGRESS_SUBNET.split('/');
+    const gateway = base.replace(/\.0$/, '.1');
+    return buildDataplaneSpec({
+      nodeId: this.#opts.nodeId,
+      namespacePrefix: this.#opts.namespacePrefix,
+      dataPathAddr: this.#opts.dataPathAddr,
+      dataPathPort: port,
+      underlayMtu: this.#underlayMtu,
+      assignments: this.#opts.agent.assignments.items,
+      attachedNetworks: this.runtime.networks,
+      attachments: this.runtime.attachments(),
+      egress: { bridge: EGRESS_BRIDGE, gatewayCidr: `${gateway}/${prefix}` },
+    });
+  }
+
+  #staleEndpoints(network: string, ownerName: string): string[] {
+    const out: string[] = [];
+    const networks = new Map<string, string>();
+    for (const a of this.#opts.agent.assignments.items.values()) {
+      if (a.item?.$case === 'network') {
+        networks.set(a.item.value.id, a.item.value.name);
+      }
+    }
+    for (const a of this.#opts.agent.assignments.items.values()) {
+      if (a.item?.$case !== 'endpoint') {
+        continue;
+      }
+      const ep = a.item.value;
+      const matchesNetwork = ep.networkId === network || networks.get(ep.networkId) === network || ep.networkId.startsWith(network);
+      if (ep.nodeId === this.#opts.nodeId && ep.ownerName === ownerName && matchesNetwork) {
+        out.push(ep.id);
+      }
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.dataplane.close();
+    await this.runtime.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

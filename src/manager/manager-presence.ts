@@ -1,0 +1,162 @@
+import { createLogger } from '../common/logger.js';
+import type { Clock } from '../common/clock.js';
+import type { KvStore } from '../kvstore/index.js';
+import { storeKeys } from './store/store-keys.js';
+
+const log = createLogger('manager.presence');
+
+interface LiveManager {
+  readonly addr: string;
+  readonly createRevision: bigint;
+}
+
+/**
+ * Managers announce themselves with a key on a lease they keep alive, and record the sessions
+ * they hold on the same lease. When a manager dies its lease expires, and with it its presence
+ * and its sessions, so every manager agrees on who serves and which nodes nobody is serving.
+ * Until leader election lands, the leader shown is the live manager that announced itself first.
+ */
+export class ManagerPresence implements AsyncDisposable {
+  readonly #store: KvStore;
+  readonly #clock: Clock;
+  readonly #nodeId: string;
+  readonly #ttlSeconds: number;
+  readonly #abort = new AbortController();
+  readonly #managers = new Map<string, LiveManager>();
+  readonly #sessions = new Map<string, string>();
+  #lease = 0n;
+  #loops: Promise<void>[] = [];
+
+  constructor(opts: { store: KvStore; clock: Clock; nodeId: string; ttlSeconds: number }) {
+    this.#store = opts.store;
+    this.#clock = opts.clock;
+    this.#nodeId = opts.nodeId;
+    this.#ttlSeconds = opts.ttlSeconds;
+  }
+
+  /** Announces this manager and starts following the others; resolves when both lists are loaded. */
+  async start(advertiseAddr: string): Promise<void> {
+    await this.#announce(advertiseAddr);
+    const managersSynced = this.#follow(storeKeys.managersPrefix, (id, kv) => {
+      if (kv) {
+        this.#managers.set(id, { addr: kv.value, createRevision: kv.createRevision });
+      } else {
+        this.#managers.delete(id);
+      }
+    });
+    const sessionsSynced = this.#follow(storeKeys.sessionsPrefix, (id, kv) => {
+      if (kv) {
+        this.#sessions.set(id, kv.value);
+      } else {
+        this.#sessions.delete(id);
+      }
+    });
+    await Promise.all([managersSynced, sessionsSynced]);
+    this.#loops.push(this.#keepAlive(advertiseAddr));
+  }
+
+  async #announce(advertiseAddr: string): Promise<void> {
+    this.#lease = (await this.#store.grantLease(this.#ttlSeconds)).id;
+    await this.#store.put(storeKeys.manager(this.#nodeId), advertiseAddr, { lease: this.#lease });
+  }
+
+  #follow(
+    prefix: string,
+    apply: (id: string, kv: { value: string; createRevision: bigint } | undefined) => void,
+  ): Promise<void> {
+    let synced!: () => void;
+    const ready = new Promise<void>((resolve) => (synced = resolve));
+    const decoder = new TextDecoder();
+    this.#loops.push(
+      (async () => {
+        try {
+          for await (const ev of this.#store.watch(prefix, { signal: this.#abort.signal })) {
+            if (ev.type === 'put') {
+              apply(ev.kv.key.slice(prefix.length), { value: decoder.decode(ev.kv.value), createRevision: ev.kv.createRevision });
+            } else if (ev.type === 'delete') {
+              apply(ev.key.slice(prefix.length), undefined);
+            } else if (ev.type === 'synced') {
+              synced();
+            }
+          }
+        } catch (err) {
+          if (!this.#abort.signal.aborted) {
+            log.error({ err, prefix }, 'presence watch ended');
+          }
+        }
+        synced();
+      })(),
+    );
+    return ready;
+  }
+
+  async #keepAlive(advertiseAddr: string): Promise<void> {
+    const period = (this.#ttlSeconds * 1000) / 3;
+    while (!this.#abort.signal.aborted) {
+      try {
+        await this.#clock.sleep(period, this.#abort.signal);
+      } catch {
+        return;
+      }
+      try {
+        await this.#store.keepAliveLease(this.#lease);
+      } catch (err) {
+        // The lease expired (a long pause, a store outage): announce again with a new one.
+        log.warn({ err }, 'manager lease lost; announcing again');
+        try {
+          await this.#announce(advertiseAddr);
+        } catch (again) {
+          log.error({ err: again }, 'could not announce this manager');
+        }
+      }
+    }
+  }
+
+  /** Records that this manager now serves the node's session. */
+  async claimSession(nodeId: string): Promise<void> {
+    await this.#store.put(storeKeys.session(nodeId), this.#nodeId, { lease: this.#lease });
+  }
+
+  /** Drops the session record if it is still ours (another manager may have taken it over). */
+  async releaseSession(nodeId: string): Promise<void> {
+    await this.#store.txn({
+      compare: [{ key: storeKeys.session(nodeId), target: 'value', op: '==', value: this.#nodeId }],
+      success: [{ type: 'delete', key: storeKeys.session(nodeId) }],
+    });
+  }
+
+  /** The manager holding the node's session, if any live one does. */
+  sessionHolder(nodeId: string): string | undefined {
+    const holder = this.#sessions.get(nodeId);
+    return holder !== undefined && this.#managers.has(holder) ? holder : undefined;
+  }
+
+  isServing(managerId: string): boolean {
+    return this.#managers.has(managerId);
+  }
+
+  /** The live manager that announced itself first. */
+  leaderId(): string {
+    let best: [string, LiveManager] | undefined;
+    for (const entry of this.#managers) {
+      if (!best || entry[1].createRevision < best[1].createRevision) {
+        best = entry;
+      }
+    }
+    return best?.[0] ?? this.#nodeId;
+  }
+
+  async close(): Promise<void> {
+    if (this.#abort.signal.aborted) {
+      return;
+    }
+    this.#abort.abort();
+    await Promise.all(this.#loops);
+    // Leaving on purpose: withdraw at once instead of waiting for the lease to run out.
+    await this.#store.revokeLease(this.#lease).catch((err: unknown) => log.warn({ err }, 'could not revoke the manager lease'));
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
