@@ -3,6 +3,7 @@
  *
  *   node --import tsx bench/dispatcher.ts [--agents 100,500,1000] [--seconds 10] [--rate 1000]
  *                                         [--children 2] [--pool 60] [--timeout-min 10]
+ *                                         [--enrol-concurrency 4] [--cpu-profile PATH-PREFIX]
  *
  * Per N, from scratch: an embedded store in a temporary directory, `initializeCluster`, and
  * `Manager.start` on 127.0.0.1 (real gRPC over mutual TLS), in this process. The agents run in
@@ -40,6 +41,8 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { Session as InspectorSession } from 'node:inspector/promises';
+import { writeFile } from 'node:fs/promises';
 import { systemClock } from '../src/common/clock.js';
 import { parseHostPort } from '../src/common/net/host-port.js';
 import { EmbeddedKvStore } from '../src/kvstore/index.js';
@@ -74,6 +77,8 @@ interface Options {
   readonly pool: number;
   readonly timeoutMin: number;
   readonly enrolConcurrency: number;
+  /** Writes a CPU profile of this process (manager + store + driver) over each churn window. */
+  readonly cpuProfile: string | undefined;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -101,6 +106,7 @@ function parseOptions(argv: readonly string[]): Options {
     pool: int('--pool', 60, 1, 1000),
     timeoutMin: int('--timeout-min', 10, 1, 60),
     enrolConcurrency: int('--enrol-concurrency', 4, 1, 32),
+    cpuProfile: value('--cpu-profile'),
   };
 }
 
@@ -580,6 +586,12 @@ async function runOne(n: number, opts: Options, log: (line: string) => void): Pr
       }
       issued++;
     };
+    const profiler = opts.cpuProfile === undefined ? undefined : new InspectorSession();
+    if (profiler) {
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
     const agentsBefore = await statusOf(procs);
     const sent0 = { ...sent };
     let peakRss = process.memoryUsage.rss();
@@ -607,6 +619,13 @@ async function runOne(n: number, opts: Options, log: (line: string) => void): Pr
     const cpu = process.cpuUsage(cpu0);
     const sentDuring = { messages: sent.messages - sent0.messages, changes: sent.changes - sent0.changes };
     const agentsAfter = await statusOf(procs);
+    if (profiler && opts.cpuProfile !== undefined) {
+      const { profile } = await profiler.post('Profiler.stop');
+      const file = `${opts.cpuProfile}.n${n}.cpuprofile`;
+      await writeFile(file, JSON.stringify(profile));
+      profiler.disconnect();
+      log(`  N=${n}: CPU profile of the churn window written to ${file}`);
+    }
     while (pendingWrites > 0) {
       await sleep(10);
     }

@@ -91,6 +91,8 @@ export interface NamespaceState {
   readonly routes: readonly RouteState[];
   /** Named namespaces → their id as seen from this namespace (only those that have one). */
   readonly netnsIds: ReadonlyMap<string, number>;
+  /** The sysctls that were read here, by key (e.g. `net.ipv4.ip_forward` → `1`). */
+  readonly sysctls: ReadonlyMap<string, string>;
 }
 
 /** One chain of the driver's nftables table. */
@@ -124,8 +126,6 @@ export interface ObservedDataplane {
   readonly containers: ReadonlyMap<string, NamespaceState>;
   /** The nftables table; undefined when it does not exist. */
   readonly nft: NftTableState | undefined;
-  /** Sysctls read, keyed by namespace ("" = daemon) then by key. */
-  readonly sysctls: ReadonlyMap<string, ReadonlyMap<string, string>>;
 }
 
 /** A namespace with nothing in it (a namespace the driver is about to create). */
@@ -135,4 +135,5 @@ export const EMPTY_NAMESPACE: NamespaceState = {
   fdb: [],
   routes: [],
   netnsIds: new Map(),
+  sysctls: new Map(),
 };

@@ -13,16 +13,6 @@ import type { Vxmeshd } from '../support/vxmeshd-harness.js';
 /**
  * A promotion that happens while the promoted node cannot reach etcd must still end with a
  * working manager once etcd is reachable again, and across a restart.
- *
- * KNOWN BUG, hence `it.fails` (turn it back into `it` once fixed). src/daemon/daemon.ts: the
- * renewal's saveIdentity callback (`#saveState({ role })` in #startMember) persists
- * `role: 'manager'` while `store` is still `{ kind: 'embedded' }`; #applyRole then fails to start
- * the manager (etcd connect deadline, 5 s), logs "could not apply the new role", and nothing
- * retries it: the certificate already says manager, so the agent never reports a role change
- * again. The node stays a manager in the cluster's eyes (node ls on host0 shows it Reachable)
- * but refuses `node ls` as a worker, and after a restart vxmeshd exits at start-up with
- * "cluster state is incomplete: v1/cluster is missing from the store" (it opened an empty
- * embedded store), even with etcd reachable.
  */
 describe('node promote while the promoted node cannot reach etcd (2 hosts)', () => {
   /** etcd's client connect deadline is 5 s; the block outlasts it. */
@@ -91,7 +81,7 @@ describe('node promote while the promoted node cannot reach etcd (2 hosts)', () 
     expect((await h.exec(1, 'nft', ['list', 'tables'])).stdout).not.toContain('vxt_block');
   });
 
-  it.fails(
+  it(
     'ends with a working manager on host1, also after a restart',
     async () => {
       const [m, w] = daemons as [Vxmeshd, Vxmeshd];

@@ -112,12 +112,7 @@ describe('node promote with the store in etcd (2 hosts)', () => {
     ]);
   });
 
-  // KNOWN BUG, hence `it.fails`: every manager's Dispatcher marks Down any node whose heartbeats
-  // it did not receive itself (src/manager/dispatcher/dispatcher.ts, #detectDownNodes: `#lastSeen`
-  // only holds this manager's sessions, so others fall back to `#startedAt`). 2 × 15 s after
-  // host1's manager starts, it marks both nodes Down; host0's next heartbeat sets them Ready
-  // again, and so on. Turn this back into `it` once liveness is shared between managers.
-  it.fails(
+  it(
     'keeps both managers Ready and Reachable past the heartbeat timeout',
     async () => {
       // Neither manager may mark down a node that heartbeats to the other one. The timeout is
