@@ -21,6 +21,7 @@ import { readCluster } from './cluster-records.js';
 import { ClusterView } from './dispatcher/cluster-view.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import type { DispatcherOptions } from './dispatcher/dispatcher.js';
+import { AddressAllocator } from './ipam/address-allocator.js';
 import { NodeRegistry } from './node-registry.js';
 import { ManagerPresence } from './manager-presence.js';
 import { unaryHandler } from '../common/rpc/server-handlers.js';
@@ -50,6 +51,8 @@ export class Manager implements AsyncDisposable {
   readonly view: ClusterView;
   readonly presence: ManagerPresence;
   readonly dispatcher: Dispatcher;
+  /** Address allocation for endpoints, VIPs and tasks (one per manager: it caches and batches). */
+  readonly addresses: AddressAllocator;
   readonly #opts: ManagerOptions;
   readonly #server: Server;
   readonly #certificates: MutableCertificateProvider;
@@ -70,6 +73,7 @@ export class Manager implements AsyncDisposable {
     this.presence = presence;
     this.#server = server;
     this.#certificates = new MutableCertificateProvider(opts.identity);
+    this.addresses = new AddressAllocator(opts.store, { clock: opts.clock });
     const authorize = clusterAuthorizer(registry, cluster.id);
     this.dispatcher = new Dispatcher({
       registry,

@@ -188,7 +188,8 @@ export function diffNftTable(desired: DesiredNftTable, observed: NftTableState |
   const wantChains = new Set(desired.chains.map((c) => c.name));
   for (const name of observed.chains.keys()) {
     if (!wantChains.has(name)) {
-      lines.push(`delete chain ${T} ${name}`);
+      // Emptied first: a chain still holding rules cannot be deleted.
+      lines.push(`flush chain ${T} ${name}`, `delete chain ${T} ${name}`);
     }
   }
   for (const chain of desired.chains) {

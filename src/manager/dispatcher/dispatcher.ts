@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { VxmeshError } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
 import { serverStreamHandler, unaryHandler } from '../../common/rpc/server-handlers.js';
@@ -76,6 +77,8 @@ export class Dispatcher implements AsyncDisposable {
   constructor(opts: DispatcherOptions) {
     this.#opts = opts;
     this.#startedAt = opts.clock.now();
+    // Every open session listens on this signal: no "possible memory leak" warning past 10 sessions.
+    setMaxListeners(0, this.#abort.signal);
   }
 
   start(): void {
@@ -126,11 +129,13 @@ export class Dispatcher implements AsyncDisposable {
       throw new VxmeshError('UNAVAILABLE', `node ${nodeId} re-registers too often; retry later`);
     }
     this.#sessionStarts.set(nodeId, [...recent, now]);
-    this.#sessions.get(nodeId)?.end(new VxmeshError('FAILED_PRECONDITION', 'session replaced by a newer one'));
     let finish!: (err?: VxmeshError) => void;
     const ended = new Promise<void>((resolve, reject) => {
       finish = (err) => (err ? reject(err) : resolve());
     });
+    // A newer session, the node's removal or a shutdown can end this one while it is still being
+    // set up below, before `ended` is awaited: without a handler that rejection would crash the process.
+    ended.catch(() => undefined);
     const stored = await registry.update(nodeId, (n) =>
       n.status === NodeStatus.NODE_STATUS_READY ? n : { ...n, status: NodeStatus.NODE_STATUS_READY },
     );
@@ -141,6 +146,8 @@ export class Dispatcher implements AsyncDisposable {
       closed: new AbortController(),
       lastRole: stored.node.role,
     };
+    // Replaced after the await above, so of two sessions opened at once only the newer one stays.
+    this.#sessions.get(nodeId)?.end(new VxmeshError('FAILED_PRECONDITION', 'session replaced by a newer one'));
     this.#sessions.set(nodeId, session);
     this.#lastSeen.set(nodeId, clock.now());
     await this.#opts.presence.claimSession(nodeId);
@@ -149,6 +156,10 @@ export class Dispatcher implements AsyncDisposable {
     const onAbort = (): void => finish();
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     this.#abort.signal.addEventListener('abort', onAbort, { once: true });
+    if (ctx.signal.aborted || this.#abort.signal.aborted) {
+      // Cancelled during the set-up: the listeners above will never fire.
+      finish();
+    }
     try {
       await ended;
     } finally {
@@ -196,7 +207,11 @@ export class Dispatcher implements AsyncDisposable {
       for (const c of changes) {
         node.mark(c);
       }
-      wake?.();
+      // Only when this node has something to send: most changes concern other nodes, and waking
+      // every idle stream for each of them costs a promise and two listener updates per session.
+      if (node.pending > 0) {
+        wake?.();
+      }
     });
     const emit = (m: AssignmentsResponse): boolean =>
       this.#opts.outboundFilter && !this.#opts.outboundFilter(nodeId, m) ? true : writer.send(m);

@@ -1,0 +1,188 @@
+/**
+ * The whole-node diff: spec + observation → plan. Pure. Combines the per-overlay, egress and nft
+ * diffs, removes stale overlay namespaces, and orders link deletions: a deletion is hoisted to the
+ * `teardown` stage only when a creation of the same pass depends on it (a VXLAN device's VNI, a
+ * container-side interface name), otherwise it opens its own namespace's batch. So a pass issues
+ * one `ip` batch per namespace, plus a teardown batch only in those rare cases.
+ */
+import { DAEMON_SCOPE, REGISTRY_SCOPE, netnsScope, scopeLabel } from './command-runner.js';
+import type { CommandScope } from './command-runner.js';
+import { overlayNamespacePrefix } from './dataplane-names.js';
+import { PlanBuilder } from './dataplane-plan.js';
+import type { DataplanePlan } from './dataplane-plan.js';
+import type { NodeDataplaneSpec } from './dataplane-spec.js';
+import { diffEgress } from './egress-diff.js';
+import { canonicalIp } from './ip-text.js';
+import type { ObservedDataplane } from './kernel-state.js';
+import { interfaceKey, vethPeerOf } from './link-deletion.js';
+import type { InterfaceRef, LinkDeletion } from './link-deletion.js';
+import { desiredNftTable, diffNftTable } from './nft-diff.js';
+import { diffOverlay } from './overlay-diff.js';
+import type { OverlayDiff } from './overlay-diff.js';
+
+/** Facts about the observation that are not kernel state. */
+export interface DiffOptions {
+  /** Name of the daemon namespace when it is a named one (tests). */
+  readonly daemonNamespace?: string;
+  /** Namespaces that exist but could not be read this pass: left alone. */
+  readonly unreadable?: ReadonlySet<string>;
+  /** The nft table could not be read: no nft changes this pass. */
+  readonly nftUnknown?: boolean;
+}
+
+/** The plan and the problems found while diffing (missing container namespaces, foreign links). */
+export interface DiffResult {
+  readonly plan: DataplanePlan;
+  readonly errors: readonly string[];
+}
+
+function deleteLine(name: string): string {
+  return `link del dev ${name}`;
+}
+
+/** Computes the plan that makes `observed` match `spec`. The spec must be valid. */
+export function diffDataplane(spec: NodeDataplaneSpec, observed: ObservedDataplane, options: DiffOptions = {}): DiffResult {
+  const unreadable = options.unreadable ?? new Set<string>();
+  const errors: string[] = [];
+  const builder = new PlanBuilder();
+  const ctx = {
+    dataPathAddr: canonicalIp(spec.dataPathAddr),
+    dataPathPort: spec.dataPathPort,
+    daemonNamespace: options.daemonNamespace,
+    namespaces: observed.namespaces,
+    containers: observed.containers,
+  };
+
+  // Per overlay in the spec.
+  const diffs: OverlayDiff[] = [];
+  for (const overlay of spec.overlays) {
+    if (unreadable.has(overlay.namespace)) {
+      errors.push(`overlay ${overlay.networkId}: namespace ${overlay.namespace} could not be read; left as is`);
+      continue;
+    }
+    const d = diffOverlay(overlay, observed.overlays.get(overlay.namespace), ctx);
+    diffs.push(d);
+    errors.push(...d.errors);
+  }
+
+  // Stale overlay namespaces: every link goes (synchronously, so VNIs and container-side names
+  // are free at once), then the namespace.
+  const inSpec = new Set(spec.overlays.map((o) => o.namespace));
+  const ours = overlayNamespacePrefix(spec.namespacePrefix);
+  const deletions: LinkDeletion[] = [];
+  const staleNamespaces: string[] = [];
+  for (const name of [...observed.namespaces].sort()) {
+    if (!name.startsWith(ours) || inSpec.has(name)) {
+      continue;
+    }
+    staleNamespaces.push(name);
+    const state = observed.overlays.get(name);
+    for (const link of state?.links.values() ?? []) {
+      if (link.name !== 'lo') {
+        deletions.push({
+          scope: netnsScope(name),
+          name: link.name,
+          hoist: true,
+          frees: vethPeerOf(link, state ?? observed.daemon, observed.containers),
+        });
+      }
+    }
+  }
+
+  const egress = diffEgress(spec.egress, observed.daemon, {
+    namespacePrefix: spec.namespacePrefix,
+    namespaces: observed.namespaces,
+    containers: observed.containers,
+  });
+  errors.push(...egress.errors);
+
+  for (const d of diffs) {
+    deletions.push(...d.deletions);
+  }
+  deletions.push(...egress.deletions);
+
+  // Container-side names created in this pass must be free before the teardown stage ends:
+  // either a deleted veth takes its peer along (hoist that deletion), or the link is deleted
+  // explicitly.
+  const claims: InterfaceRef[] = [...diffs.flatMap((d) => d.claims), ...egress.claims];
+  const hoisted = new Set<LinkDeletion>(deletions.filter((d) => d.hoist));
+  const freedBy = new Map<string, LinkDeletion>();
+  for (const d of deletions) {
+    if (d.frees !== undefined) {
+      freedBy.set(interfaceKey(d.frees), d);
+    }
+  }
+  const explicit: InterfaceRef[] = [];
+  for (const claim of claims) {
+    if (observed.containers.get(claim.namespace)?.links.has(claim.name) !== true) {
+      continue;
+    }
+    const by = freedBy.get(interfaceKey(claim));
+    if (by === undefined) {
+      explicit.push(claim);
+    } else {
+      hoisted.add(by);
+    }
+  }
+
+  // teardown
+  for (const d of deletions) {
+    if (hoisted.has(d)) {
+      builder.add('teardown', 'ip', d.scope, [deleteLine(d.name)]);
+    }
+  }
+  for (const c of explicit) {
+    builder.add('teardown', 'ip', netnsScope(c.namespace), [deleteLine(c.name)]);
+  }
+
+  // registry
+  builder.add('registry', 'ip', REGISTRY_SCOPE, staleNamespaces.map((n) => `netns del ${n}`));
+  builder.add(
+    'registry',
+    'ip',
+    REGISTRY_SCOPE,
+    diffs.filter((d) => d.createNamespace).map((d) => `netns add ${d.namespace}`),
+  );
+
+  // Non-hoisted deletions open the batch of their namespace's own stage.
+  const laterDeletions = (scope: CommandScope): string[] =>
+    deletions
+      .filter((d) => !hoisted.has(d) && d.scope.kind === scope.kind && scopeLabel(d.scope) === scopeLabel(scope))
+      .map((d) => deleteLine(d.name));
+
+  // daemon
+  builder.add('daemon', 'ip', DAEMON_SCOPE, laterDeletions(DAEMON_SCOPE));
+  for (const d of diffs) {
+    builder.add('daemon', 'ip', DAEMON_SCOPE, d.daemonLines);
+  }
+  builder.add('daemon', 'ip', DAEMON_SCOPE, egress.daemonLines);
+  builder.add('daemon', 'sysctl', DAEMON_SCOPE, egress.sysctls);
+  if (options.nftUnknown === true) {
+    errors.push('nft table could not be read; guard and NAT left as is');
+  } else {
+    const nftInputs = {
+      dataPathPort: spec.dataPathPort,
+      memberVteps: spec.memberVteps,
+      ...(spec.egress === undefined ? {} : { egress: spec.egress }),
+    };
+    builder.add('daemon', 'nft', DAEMON_SCOPE, diffNftTable(desiredNftTable(nftInputs), observed.nft));
+  }
+
+  // overlay
+  for (const d of diffs) {
+    const scope = netnsScope(d.namespace);
+    builder.add('overlay', 'ip', scope, laterDeletions(scope));
+    builder.add('overlay', 'ip', scope, d.overlayLines);
+    builder.add('overlay', 'bridge', scope, d.fdbLines);
+    builder.add('overlay', 'sysctl', scope, d.sysctls);
+  }
+
+  // container
+  for (const source of [...diffs.map((d) => d.containerLines), egress.containerLines]) {
+    for (const [ns, lines] of source) {
+      builder.add('container', 'ip', netnsScope(ns), lines);
+    }
+  }
+
+  return { plan: builder.build(), errors };
+}
