@@ -5,6 +5,8 @@
  * dataplane, no disk). Receipts of the benchmark's churn endpoints are kept in typed arrays and
  * handed to the parent only when it asks, so the measured window carries no reporting traffic.
  *
+ * VXMESH_BENCH_DEBUG=1 prints every agent error as it happens.
+ *
  * Started by the parent with `fork(..., [AGENTS_CHILD_FLAG], { serialization: 'advanced' })`; it
  * talks over the IPC channel only and exits when the parent goes away.
  */
@@ -135,7 +137,10 @@ class Totals {
   error(what: string, err: unknown): void {
     this.errors++;
     this.lastError = `${what}: ${err instanceof Error ? err.message : String(err)}`;
-    if (process.env["BENCH_DEBUG"]) { console.error(this.lastError); }
+    if (process.env['VXMESH_BENCH_DEBUG']) {
+      // Every agent error as it happens (the report only carries the count and the last one).
+      console.error(this.lastError);
+    }
   }
 }
 
@@ -181,7 +186,11 @@ class SimAgent {
 
   start(): void {
     this.#client ??= new DispatcherClient(this.#addr, mutualTlsCredentials(this.#identity), channelOptions);
-    const session = this.#client.session({ hostname: `bench-agent-${this.index}`, advertiseAddr: '', dataPathAddr: '' });
+    const session = this.#client.session({
+      hostname: `bench-agent-${this.index}`,
+      advertiseAddr: '',
+      dataPathAddr: '',
+    });
     this.#session = session;
     session.on('data', (m: SessionResponse) => {
       if (this.#sessionId !== '') {
@@ -359,7 +368,9 @@ function csrFor(keyPem: string): string {
  * second step. Each node still gets its own node ID and certificate; only the key pair is shared,
  * which saves ~100-200 ms of RSA key generation per node.
  */
-async function enrol(cmd: Extract<ToAgents, { type: 'enrol' }>): Promise<{ nodeIds: string[]; identities: TlsIdentity[] }> {
+async function enrol(
+  cmd: Extract<ToAgents, { type: 'enrol' }>,
+): Promise<{ nodeIds: string[]; identities: TlsIdentity[] }> {
   const remote = parseHostPort(cmd.managerAddr, 2377, 'remote');
   const request = (i: number): { hostname: string; advertiseAddr: string; dataPathAddr: string } => ({
     hostname: `bench-agent-${i}`,
@@ -377,7 +388,11 @@ async function enrol(cmd: Extract<ToAgents, { type: 'enrol' }>): Promise<{ nodeI
   nodeIds[0] = first.nodeId;
   const keyPem = first.identity.keyPem;
   const csrPem = csrFor(keyPem);
-  const pinned = new CertificateAuthorityClient(cmd.managerAddr, pinnedCaCredentials(first.identity.caPem), clusterChannelOptions);
+  const pinned = new CertificateAuthorityClient(
+    cmd.managerAddr,
+    pinnedCaCredentials(first.identity.caPem),
+    clusterChannelOptions,
+  );
   try {
     let next = 1;
     const worker = async (): Promise<void> => {
@@ -385,7 +400,12 @@ async function enrol(cmd: Extract<ToAgents, { type: 'enrol' }>): Promise<{ nodeI
         const k = next++;
         const res = await callUnary(
           pinned.issueNodeCertificate.bind(pinned),
-          { token: cmd.token, csrPem, availability: NodeAvailability.NODE_AVAILABILITY_ACTIVE, ...request(cmd.first + k) },
+          {
+            token: cmd.token,
+            csrPem,
+            availability: NodeAvailability.NODE_AVAILABILITY_ACTIVE,
+            ...request(cmd.first + k),
+          },
           `enrol bench agent ${cmd.first + k}`,
           { timeoutMs: 120_000 },
         );
@@ -444,7 +464,8 @@ function runChild(): void {
             enrolled = { identities, first: m.first, addr: m.managerAddr };
             send({ type: 'enrolled', nodeIds, ms: wallMs() - started });
           },
-          (err: unknown) => send({ type: 'failed', error: `enrolment: ${err instanceof Error ? err.message : String(err)}` }),
+          (err: unknown) =>
+            send({ type: 'failed', error: `enrolment: ${err instanceof Error ? err.message : String(err)}` }),
         );
         return;
       }

@@ -248,7 +248,20 @@ function sumStatus(all: readonly AgentsStatus[]): AgentsStatus {
       cpuUs: a.cpuUs + s.cpuUs,
       rssBytes: a.rssBytes + s.rssBytes,
     }),
-    { agents: 0, sessions: 0, synced: 0, messages: 0, completes: 0, changes: 0, gaps: 0, errors: 0, lastError: '', receipts: 0, cpuUs: 0, rssBytes: 0 },
+    {
+      agents: 0,
+      sessions: 0,
+      synced: 0,
+      messages: 0,
+      completes: 0,
+      changes: 0,
+      gaps: 0,
+      errors: 0,
+      lastError: '',
+      receipts: 0,
+      cpuUs: 0,
+      rssBytes: 0,
+    },
   );
 }
 
@@ -355,6 +368,9 @@ export interface RunResult {
   readonly connectS: number;
   readonly changes: number;
   readonly changesPerSec: number;
+  readonly windowMs: number;
+  /** Largest delay of the driver's 5 ms timer: how busy the manager's event loop was. */
+  readonly driverLagMaxMs: number;
   readonly pairs: number;
   readonly received: number;
   readonly lost: number;
@@ -371,6 +387,7 @@ export interface RunResult {
   readonly managerPeakRssMiB: number;
   readonly idleSessionRssKiB: number;
   readonly idleSessionHeapKiB: number;
+  readonly itemsPerSession: number;
   readonly gaps: number;
   readonly completes: number;
   readonly errors: number;
@@ -393,7 +410,7 @@ async function runOne(n: number, opts: Options, log: (line: string) => void): Pr
       { hostname: 'bench-manager', advertiseAddr: addr, dataPathAddr: '127.0.0.1' },
       systemClock,
     );
-    const sent = { messages: 0, changes: 0, completes: 0 };
+    const sent = { messages: 0, changes: 0, completes: 0, completeItems: 0 };
     manager = await Manager.start({
       store,
       nodeId: init.nodeId,
@@ -408,6 +425,7 @@ async function runOne(n: number, opts: Options, log: (line: string) => void): Pr
           sent.changes += m.changes.length;
           if (m.kind === AssignmentsKind.ASSIGNMENTS_KIND_COMPLETE) {
             sent.completes++;
+            sent.completeItems += m.changes.length;
           }
           return true;
         },
@@ -465,7 +483,11 @@ async function runOne(n: number, opts: Options, log: (line: string) => void): Pr
         members[j]?.push(i);
         memberOf[i * NETWORKS + j] = 1;
         const id = `own-${i}-${j}`;
-        ownOps.push({ type: 'put', key: storeKeys.endpoint(id), value: endpointValue(id, j, nodeIds[i] ?? '', 256 + i) });
+        ownOps.push({
+          type: 'put',
+          key: storeKeys.endpoint(id),
+          value: endpointValue(id, j, nodeIds[i] ?? '', 256 + i),
+        });
       }
     }
     await putAll(store, ownOps);
@@ -487,7 +509,9 @@ async function runOne(n: number, opts: Options, log: (line: string) => void): Pr
     const connectS = (wallMs() - connectStart) / 1000;
     log(`  N=${n}: ${connected.status.synced}/${n} agents synced in ${connectS.toFixed(1)} s`);
     if (!connected.reached) {
-      throw new Error(`only ${connected.status.synced} of ${n} agents got their COMPLETE (${connected.status.lastError})`);
+      throw new Error(
+        `only ${connected.status.synced} of ${n} agents got their COMPLETE (${connected.status.lastError})`,
+      );
     }
     const idleCpu0 = process.cpuUsage();
     const idleT0 = wallMs();
@@ -497,8 +521,10 @@ async function runOne(n: number, opts: Options, log: (line: string) => void): Pr
     const idle = await settledMemory();
     const idleSessionRssKiB = (idle.rss - before.rss) / n / 1024;
     const idleSessionHeapKiB = (idle.heap - before.heap) / n / 1024;
+    // What the idle sessions' COMPLETEs carried: the per-session "sent" state grows with it.
+    const itemsPerSession = sent.completes > 0 ? sent.completeItems / sent.completes : 0;
     log(
-      `  N=${n}: idle sessions: ${idleSessionRssKiB.toFixed(1)} KiB RSS, ${idleSessionHeapKiB.toFixed(1)} KiB heap+external each; idle CPU ${idleCpuPct.toFixed(1)}%`,
+      `  N=${n}: idle sessions: ${idleSessionRssKiB.toFixed(1)} KiB RSS, ${idleSessionHeapKiB.toFixed(1)} KiB heap+external each (${itemsPerSession.toFixed(0)} assignment items per session); idle CPU ${idleCpuPct.toFixed(1)}%`,
     );
 
     // Churn endpoints: seq numbers every put; its network and put time are kept by seq.
@@ -598,10 +624,15 @@ async function runOne(n: number, opts: Options, log: (line: string) => void): Pr
     const cpu0 = process.cpuUsage();
     const start = wallMs();
     const end = start + opts.seconds * 1000;
+    let lagMaxMs = 0;
     await new Promise<void>((resolve) => {
       let ticks = 0;
+      let lastTick = start;
       const timer = setInterval(() => {
         const now = wallMs();
+        // How late this 5 ms tick is: the event loop of the manager's process at work.
+        lagMaxMs = Math.max(lagMaxMs, now - lastTick - 5);
+        lastTick = now;
         const due = Math.min(changeCap - 16, Math.floor(((Math.min(now, end) - start) * opts.rate) / 1000));
         while (issued < due) {
           change();
@@ -687,7 +718,10 @@ async function runOne(n: number, opts: Options, log: (line: string) => void): Pr
       enrolS,
       connectS,
       changes: issued,
-      changesPerSec: (issued / wall) * 1000,
+      // All changes due in the window are issued (late ticks catch up), so this is the offered rate.
+      changesPerSec: issued / opts.seconds,
+      windowMs: wall,
+      driverLagMaxMs: lagMaxMs,
       pairs,
       received,
       lost: pairs - received,
@@ -704,6 +738,7 @@ async function runOne(n: number, opts: Options, log: (line: string) => void): Pr
       managerPeakRssMiB: peakRss / MiB,
       idleSessionRssKiB,
       idleSessionHeapKiB,
+      itemsPerSession,
       gaps: final.gaps,
       completes: final.completes,
       errors: final.errors,
@@ -737,6 +772,8 @@ function table(rows: readonly RunResult[]): string {
     'mgr RSS MiB',
     'KiB/idle sess RSS',
     'KiB/idle sess heap',
+    'items/sess',
+    'loop lag ms',
     'connect s',
   ];
   const cells = rows.map((r) => [
@@ -754,6 +791,8 @@ function table(rows: readonly RunResult[]): string {
     `${r.managerRssMiB.toFixed(0)} (peak ${r.managerPeakRssMiB.toFixed(0)})`,
     r.idleSessionRssKiB.toFixed(1),
     r.idleSessionHeapKiB.toFixed(1),
+    r.itemsPerSession.toFixed(0),
+    r.driverLagMaxMs.toFixed(0),
     r.connectS.toFixed(1),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
@@ -785,6 +824,15 @@ async function main(): Promise<void> {
     finish(`stopped by the ${opts.timeoutMin}-minute limit during the next N`);
     process.exit(2);
   }, opts.timeoutMin * 60_000);
+  // A crash of the manager (it runs in this process) still kills the children and removes the files.
+  const crash = (err: unknown): void => {
+    console.error('benchmark process crashed:', err);
+    cleanupNow();
+    finish('crashed; see the error above');
+    process.exit(1);
+  };
+  process.once('uncaughtException', crash);
+  process.once('unhandledRejection', crash);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       cleanupNow();

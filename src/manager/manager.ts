@@ -19,6 +19,9 @@ import { clusterControlServer } from './api/cluster-control.js';
 import { certificateAuthorityServer } from './ca/ca-service.js';
 import { readCluster } from './cluster-records.js';
 import { ClusterView } from './dispatcher/cluster-view.js';
+import { ResourceAllocatorService } from '../gen/vxmesh/v1/resource.js';
+import { resourceAllocatorServer } from './api/resource-allocator.js';
+import { EndpointService } from './endpoints/endpoint-service.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import type { DispatcherOptions } from './dispatcher/dispatcher.js';
 import { AddressAllocator } from './ipam/address-allocator.js';
@@ -90,6 +93,10 @@ export class Manager implements AsyncDisposable {
       certificateAuthorityServer({ store: opts.store, registry, clock: opts.clock, authorize }),
     );
     server.addService(DispatcherService, this.dispatcher.server);
+    server.addService(
+      ResourceAllocatorService,
+      resourceAllocatorServer(new EndpointService(opts.store, this.addresses, opts.clock), authorize(['worker', 'manager'])),
+    );
     server.addService(ClusterControlService, this.clusterControl(authorize(['manager'])));
     server.addService(HealthService, {
       check: unaryHandler(authorize(['anonymous', 'worker', 'manager']), () =>

@@ -157,7 +157,7 @@ function diffNeighbours(dev: string, want: ReadonlyMap<string, string>, ns: Name
       }
     }
   }
-  for (const [ip, n] of have) {
+  for (const ip of have.keys()) {
     if (!want.has(ip)) {
       lines.push(`neigh del ${ip} dev ${dev}`);
     }

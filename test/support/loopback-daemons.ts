@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,8 @@ export interface LoopbackDaemon {
   readonly local: LocalControlClient;
   readonly cluster: ClusterControlClient;
   readonly dataRoot: string;
+  /** Records the dataplane specs the daemon asks for (no kernel is programmed). */
+  readonly driver: RecordingDriver;
   /** "127.0.0.1:port" this daemon's cluster API would listen on. */
   readonly addr: string;
   identity(): Promise<TlsIdentity>;
@@ -32,18 +35,21 @@ export interface LoopbackDaemon {
  */
 export class LoopbackCluster implements AsyncDisposable {
   readonly #cleanups: (() => Promise<void>)[] = [];
+  readonly #runId = randomBytes(3).toString('hex');
 
   async start(name: string, clock: Clock = systemClock, dir?: string): Promise<LoopbackDaemon> {
     const root = dir ?? (await mkdtemp(join(tmpdir(), `vxmeshd-${name}-`)));
     const socketPath = join(root, 'vxmesh.sock');
     const dataRoot = join(root, 'data');
+    const driver = new RecordingDriver();
     const daemon = await Daemon.start({
       dataRoot,
       socketPath,
       hostname: name,
       clock,
-      namespacePrefix: `vxl-${name}-`,
-      driver: new RecordingDriver(),
+      // Under the test sweeper's prefix, so a crashed run's container namespaces get removed.
+      namespacePrefix: `vxt-${this.#runId}-${name}-`,
+      driver,
     });
     const local = new LocalControlClient(`unix://${socketPath}`, credentials.createInsecure());
     const cluster = new ClusterControlClient(`unix://${socketPath}`, credentials.createInsecure());
@@ -52,6 +58,10 @@ export class LoopbackCluster implements AsyncDisposable {
     const stop = async (removeData: boolean): Promise<void> => {
       if (!stopped) {
         stopped = true;
+        if (removeData) {
+          // Leaving removes the node's containers: their processes and namespaces.
+          await daemon.swarmLeave(true).catch(() => undefined);
+        }
         local.close();
         cluster.close();
         await daemon.close();
@@ -66,6 +76,7 @@ export class LoopbackCluster implements AsyncDisposable {
       local,
       cluster,
       dataRoot,
+      driver,
       addr: `127.0.0.1:${port}`,
       identity: async () =>
         JSON.parse(await readFile(join(dataRoot, 'certificates/node-identity.json'), 'utf8')) as TlsIdentity,

@@ -25,6 +25,8 @@ export const storeKeys = {
   /** Endpoint records (protobuf `Endpoint`), by ID; the dispatcher watches this prefix. */
   endpointsPrefix: 'v1/endpoints/',
   endpoint: (id: string): string => `v1/endpoints/${id}`,
+  /** Owner-name index of endpoints per network (value: endpoint ID); makes container names unique per network. */
+  endpointNamesPrefix: (networkId: string): string => `v1/endpoint-names/${networkId}/`,
   /** Name index: value is the network ID; makes names unique. */
   networkName: (name: string): string => `v1/network-names/${name}`,
   /** Holds the ID of the ingress network; makes it unique. */

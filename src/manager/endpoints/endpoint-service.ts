@@ -1,0 +1,217 @@
+import { randomBytes } from 'node:crypto';
+import { isIPv4 } from 'node:net';
+import ipaddr from 'ipaddr.js';
+import { InvalidArgumentError, NotFoundError, VxmeshError } from '../../common/errors.js';
+import { createLogger } from '../../common/logger.js';
+import type { Clock } from '../../common/clock.js';
+import type { KvStore } from '../../kvstore/index.js';
+import { Endpoint, EndpointKind } from '../../gen/vxmesh/v1/endpoint.js';
+import type { Network, SubnetAllocation } from '../../gen/vxmesh/v1/network.js';
+import type { AttachNetworkRequest, AttachNetworkResponse } from '../../gen/vxmesh/v1/resource.js';
+import type { AddressAllocator } from '../ipam/address-allocator.js';
+import { attachGuard, attachmentKey } from '../network/network-attachments.js';
+import { resolveNetwork } from '../network/network-records.js';
+import { newObjectId } from '../node-registry.js';
+import { encodeMessage } from '../store/message-codec.js';
+import { storeKeys } from '../store/store-keys.js';
+
+const log = createLogger('manager.endpoints');
+
+const MAX_ATTEMPTS = 20;
+
+/**
+ * The MAC of an endpoint, derived from its IPv4 address as docker does (02:42 + the four octets),
+ * so every node computes the same one; random (locally administered) without IPv4.
+ */
+export function macForAddress(ipv4: string | undefined): string {
+  const bytes = ipv4 ? [0x02, 0x42, ...ipv4.split('.').map(Number)] : [0x02, 0x42, ...randomBytes(4)];
+  return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+/** Owner names are unique per network, like docker's endpoint names. */
+function ownerNameKey(networkId: string, ownerName: string): string {
+  return `${storeKeys.endpointNamesPrefix(networkId)}${ownerName}`;
+}
+
+function isV6(s: SubnetAllocation): boolean {
+  return s.subnet.includes(':');
+}
+
+function prefixLength(cidr: string): string {
+  return cidr.split('/')[1] ?? '';
+}
+
+function subnetFor(network: Network, address: string, v6: boolean): SubnetAllocation | undefined {
+  const candidates = network.subnets.filter((s) => isV6(s) === v6);
+  if (!address) {
+    return candidates[0];
+  }
+  let ip: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    ip = ipaddr.parse(address);
+  } catch {
+    throw new InvalidArgumentError(v6 ? 'ip6' : 'ip', `${address} is not an IP address`);
+  }
+  const found = candidates.find((s) => ip.kind() === ipaddr.parseCIDR(s.subnet)[0].kind() && ip.match(ipaddr.parseCIDR(s.subnet)));
+  if (!found) {
+    throw new InvalidArgumentError(
+      v6 ? 'ip6' : 'ip',
+      `${address} is not in any ${v6 ? 'IPv6' : 'IPv4'} subnet of network ${network.name} (${candidates.map((s) => s.subnet).join(', ') || 'none'})`,
+    );
+  }
+  return found;
+}
+
+/**
+ * Endpoints of standalone containers on attachable networks: addresses from IPAM, then the
+ * endpoint record, its owner-name index and the network attachment in one transaction guarded
+ * against a concurrent `network rm`. A failed transaction gives the addresses back.
+ */
+export class EndpointService {
+  readonly #store: KvStore;
+  readonly #allocator: AddressAllocator;
+  readonly #clock: Clock;
+
+  constructor(store: KvStore, allocator: AddressAllocator, clock: Clock) {
+    this.#store = store;
+    this.#allocator = allocator;
+    this.#clock = clock;
+  }
+
+  /**
+   * @throws NotFoundError (network), VxmeshError PERMISSION_DENIED (not attachable / ingress),
+   *   ALREADY_EXISTS (the owner name already has an endpoint on the network), the allocator's
+   *   errors (static address taken or invalid, subnet exhausted).
+   */
+  async attach(nodeId: string, req: AttachNetworkRequest): Promise<AttachNetworkResponse> {
+    const { network } = await resolveNetwork(this.#store, req.network);
+    if (network.ingress) {
+      throw new VxmeshError('PERMISSION_DENIED', `network ${network.name} is the ingress network; containers cannot attach to it`);
+    }
+    if (!network.attachable) {
+      throw new VxmeshError('PERMISSION_DENIED', `network ${network.name} is not manually attachable (create it with --attachable)`);
+    }
+    if (req.ipv4Address && !isIPv4(req.ipv4Address)) {
+      throw new InvalidArgumentError('ip', `${req.ipv4Address} is not an IPv4 address`);
+    }
+    const nameKey = ownerNameKey(network.id, req.ownerName);
+    if ((await this.#store.get(nameKey)).kv) {
+      throw new VxmeshError('ALREADY_EXISTS', `endpoint with name ${req.ownerName} already exists in network ${network.name}`);
+    }
+    const v4Subnet = subnetFor(network, req.ipv4Address, false);
+    const v6Subnet = network.enableIpv6 || req.ipv6Address ? subnetFor(network, req.ipv6Address, true) : undefined;
+    const taken: { subnet: string; address: string }[] = [];
+    try {
+      if (v4Subnet) {
+        const address = await this.#allocator.allocate(
+          network.id,
+          v4Subnet.subnet,
+          req.ipv4Address ? { preferred: req.ipv4Address } : {},
+        );
+        taken.push({ subnet: v4Subnet.subnet, address });
+      }
+      if (v6Subnet) {
+        const address = await this.#allocator.allocate(
+          network.id,
+          v6Subnet.subnet,
+          req.ipv6Address ? { preferred: req.ipv6Address } : {},
+        );
+        taken.push({ subnet: v6Subnet.subnet, address });
+      }
+      const v4 = v4Subnet ? taken[0]?.address : undefined;
+      const v6 = v6Subnet ? taken[taken.length - 1]?.address : undefined;
+      const endpoint: Endpoint = Endpoint.fromPartial({
+        id: newObjectId(),
+        networkId: network.id,
+        nodeId,
+        kind: EndpointKind.ENDPOINT_KIND_CONTAINER,
+        ownerId: req.ownerId,
+        ownerName: req.ownerName,
+        hostname: req.hostname,
+        ipv4Address: v4 && v4Subnet ? `${v4}/${prefixLength(v4Subnet.subnet)}` : '',
+        ipv6Address: v6 && v6Subnet ? `${v6}/${prefixLength(v6Subnet.subnet)}` : '',
+        macAddress: macForAddress(v4),
+        aliases: [...req.aliases],
+        createdAt: BigInt(this.#clock.now()),
+      });
+      await this.#commit(network.id, endpoint, nameKey);
+      log.info({ endpointId: endpoint.id, network: network.name, nodeId, ipv4: endpoint.ipv4Address }, 'endpoint attached');
+      const gateway = v4Subnet?.gateway ?? v6Subnet?.gateway ?? '';
+      return {
+        endpoint,
+        gateway,
+        otherSubnets: network.subnets.filter((s) => !isV6(s) && s !== v4Subnet).map((s) => s.subnet),
+        networkName: network.name,
+        internal: network.internal,
+        network,
+      };
+    } catch (err) {
+      for (const t of taken) {
+        await this.#allocator
+          .release(network.id, t.subnet, t.address)
+          .catch((e: unknown) => log.warn({ err: e, address: t.address }, 'could not give back an address'));
+      }
+      throw err;
+    }
+  }
+
+  async #commit(networkId: string, endpoint: Endpoint, nameKey: string): Promise<void> {
+    const attachment = attachmentKey(networkId, { kind: 'endpoint', owner: endpoint.id });
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const guard = await attachGuard(this.#store, networkId, this.#clock);
+      const res = await this.#store.txn({
+        compare: [...guard.compares, { key: nameKey, target: 'version', op: '==', value: 0n }],
+        success: [
+          ...guard.ops,
+          { type: 'put', key: storeKeys.endpoint(endpoint.id), value: encodeMessage(Endpoint, endpoint) },
+          { type: 'put', key: nameKey, value: endpoint.id },
+          { type: 'put', key: attachment, value: endpoint.nodeId },
+        ],
+        failure: [{ type: 'get', key: nameKey }],
+      });
+      if (res.succeeded) {
+        return;
+      }
+      const [name] = res.results;
+      if (name?.type === 'get' && name.kv) {
+        throw new VxmeshError('ALREADY_EXISTS', `endpoint with name ${endpoint.ownerName} already exists in network ${networkId}`);
+      }
+    }
+    throw new VxmeshError('CONFLICT', `network ${networkId} kept changing while attaching; try again`);
+  }
+
+  /**
+   * Removes an endpoint and gives its addresses back. A missing endpoint is not an error.
+   * @throws VxmeshError PERMISSION_DENIED when a worker asks to detach another node's endpoint.
+   */
+  async detach(caller: { nodeId: string; role: 'manager' | 'worker' }, endpointId: string): Promise<void> {
+    const { kv } = await this.#store.get(storeKeys.endpoint(endpointId));
+    if (!kv) {
+      return;
+    }
+    const endpoint = Endpoint.decode(kv.value);
+    if (caller.role !== 'manager' && endpoint.nodeId !== caller.nodeId) {
+      throw new VxmeshError('PERMISSION_DENIED', `endpoint ${endpointId} belongs to another node`);
+    }
+    const res = await this.#store.txn({
+      compare: [{ key: storeKeys.endpoint(endpointId), target: 'modRevision', op: '==', value: kv.modRevision }],
+      success: [
+        { type: 'delete', key: storeKeys.endpoint(endpointId) },
+        { type: 'delete', key: ownerNameKey(endpoint.networkId, endpoint.ownerName) },
+        { type: 'delete', key: attachmentKey(endpoint.networkId, { kind: 'endpoint', owner: endpointId }) },
+      ],
+    });
+    if (!res.succeeded) {
+      throw new VxmeshError('CONFLICT', `endpoint ${endpointId} changed while detaching; try again`);
+    }
+    for (const cidr of [endpoint.ipv4Address, endpoint.ipv6Address].filter((a) => a !== '')) {
+      const [address = '', prefix = ''] = cidr.split('/');
+      const subnet = `${ipaddr.IPv4.isValid(address) ? ipaddr.IPv4.networkAddressFromCIDR(cidr).toString() : ipaddr.IPv6.networkAddressFromCIDR(cidr).toString()}/${prefix}`;
+      await this.#allocator.release(endpoint.networkId, subnet, address).catch((err: unknown) => {
+        if (!(err instanceof NotFoundError)) {
+          log.warn({ err, address }, 'could not give back an address');
+        }
+      });
+    }
+  }
+}

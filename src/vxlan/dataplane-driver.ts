@@ -1,0 +1,160 @@
+/**
+ * The overlay dataplane driver: makes the kernel of this node match a {@link NodeDataplaneSpec}.
+ * Level-triggered and idempotent: each pass reads the kernel, diffs it against the spec with pure
+ * functions and applies only the difference, in batches (one `ip` batch and one `bridge` batch
+ * per namespace, one nft transaction). A pass over an unchanged kernel issues no command; a pass
+ * after a crash, a restart or out-of-band tampering repairs what differs and removes what is
+ * stale, without ever tripping over leftovers ("file exists"), because nothing is created that the
+ * read found present.
+ */
+import { InvalidArgumentError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
+import { DAEMON_SCOPE } from './command-runner.js';
+import type { CommandRunner } from './command-runner.js';
+import { diffDataplane } from './dataplane-diff.js';
+import type { DataplanePlan } from './dataplane-plan.js';
+import { NFT_COUNTER_DROPPED, NFT_TABLE } from './dataplane-names.js';
+import type { NodeDataplaneSpec, ReconcileReport } from './dataplane-spec.js';
+import { parseNftTable } from './kernel-json.js';
+import { readDataplane } from './kernel-reader.js';
+import { executePlan } from './plan-executor.js';
+import { validateDataplaneSpec } from './spec-validation.js';
+
+const log = createLogger('vxlan.driver');
+
+/** Options of {@link DataplaneDriver}. */
+export interface DataplaneDriverOptions {
+  /** Runs the kernel tools; a `ProcessCommandRunner` in the daemon, a `FakeKernel` in unit tests. */
+  readonly runner: CommandRunner;
+  /**
+   * Name of the daemon's namespace when it is a named one (a test host), i.e. the runner's base
+   * namespace. Lets the driver check exactly that VXLAN sockets live there.
+   */
+  readonly daemonNamespace?: string;
+  /** Namespaces read concurrently; default 8. */
+  readonly readConcurrency?: number;
+}
+
+/** Per-call options. */
+export interface ReconcileOptions {
+  readonly signal?: AbortSignal;
+}
+
+/** Packets and bytes of a counter. */
+export interface CounterValue {
+  readonly packets: number;
+  readonly bytes: number;
+}
+
+/** A computed but not applied pass (see {@link DataplaneDriver.plan}). */
+export interface PlannedPass {
+  readonly plan: DataplanePlan;
+  readonly errors: readonly string[];
+}
+
+/**
+ * Drives the kernel of one node. Passes are serialized: a `reconcile` called while another runs
+ * waits for it, then reads the kernel afresh.
+ */
+export class DataplaneDriver {
+  readonly #runner: CommandRunner;
+  readonly #daemonNamespace: string | undefined;
+  readonly #readConcurrency: number;
+  /** Tail of the queue of passes; each pass waits for the previous one. */
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(options: DataplaneDriverOptions) {
+    this.#runner = options.runner;
+    this.#daemonNamespace = options.daemonNamespace;
+    this.#readConcurrency = options.readConcurrency ?? 8;
+  }
+
+  /**
+   * Makes the kernel match `spec`: creates what is missing, fixes what differs, removes what is
+   * stale (overlay namespaces of this daemon's prefix that the spec does not list, entries of
+   * departed peers, veths of departed endpoints, egress links carrying the owner alias).
+   * Kernel command failures do not reject: they are listed in `report.errors` and the next pass
+   * retries them.
+   * @throws InvalidArgumentError when the spec is invalid (nothing is touched then).
+   * @throws KernelReadError when the daemon's own namespace cannot be read.
+   * @throws the signal's reason when aborted (a batch already sent may have been applied).
+   */
+  reconcile(spec: NodeDataplaneSpec, options: ReconcileOptions = {}): Promise<ReconcileReport> {
+    return this.#serialize(async () => {
+      const started = performance.now();
+      const { plan, errors, removedNamespaces } = await this.#plan(spec, options.signal);
+      const result = await executePlan(this.#runner, plan, options.signal === undefined ? {} : { signal: options.signal });
+      const report: ReconcileReport = {
+        commands: result.commands,
+        removedNamespaces,
+        errors: [...errors, ...result.errors],
+      };
+      const total = [...result.commands.values()].reduce((a, b) => a + b, 0);
+      if (total > 0 || report.errors.length > 0) {
+        log.info(
+          { commands: total, namespaces: result.commands.size, errors: report.errors.length, ms: Math.round(performance.now() - started) },
+          'dataplane reconciled',
+        );
+      }
+      for (const error of report.errors) {
+        log.warn({ error }, 'dataplane reconcile problem');
+      }
+      return report;
+    });
+  }
+
+  /** Reads and diffs without applying anything: what `reconcile` would do now. */
+  plan(spec: NodeDataplaneSpec, options: ReconcileOptions = {}): Promise<PlannedPass> {
+    return this.#serialize(async () => {
+      const { plan, errors } = await this.#plan(spec, options.signal);
+      return { plan, errors };
+    });
+  }
+
+  /**
+   * The guard's drop counter (VXLAN packets from non-members), or undefined when the table or
+   * the counter does not exist.
+   */
+  async readGuardDrops(options: ReconcileOptions = {}): Promise<CounterValue | undefined> {
+    const result = await this.#runner.run(
+      { tool: 'nft', scope: DAEMON_SCOPE, args: ['-j', 'list', 'table', 'inet', NFT_TABLE] },
+      options.signal === undefined ? {} : { signal: options.signal },
+    );
+    if (result.exitCode !== 0) {
+      return undefined;
+    }
+    return parseNftTable(JSON.parse(result.stdout)).counters.get(NFT_COUNTER_DROPPED);
+  }
+
+  async #plan(
+    spec: NodeDataplaneSpec,
+    signal: AbortSignal | undefined,
+  ): Promise<{ plan: DataplanePlan; errors: string[]; removedNamespaces: string[] }> {
+    const problems = validateDataplaneSpec(spec);
+    if (problems.length > 0) {
+      throw new InvalidArgumentError('dataplane spec', problems.join('; '));
+    }
+    const read = await readDataplane(this.#runner, spec, {
+      concurrency: this.#readConcurrency,
+      ...(signal === undefined ? {} : { signal }),
+    });
+    const { plan, errors } = diffDataplane(spec, read.observed, {
+      unreadable: read.unreadable,
+      nftUnknown: read.nftUnknown,
+      ...(this.#daemonNamespace === undefined ? {} : { daemonNamespace: this.#daemonNamespace }),
+    });
+    const removedNamespaces = plan.stages
+      .filter((s) => s.name === 'registry')
+      .flatMap((s) => s.batches.flatMap((b) => b.lines))
+      .filter((l) => l.startsWith('netns del '))
+      .map((l) => l.slice('netns del '.length));
+    return { plan, errors: [...read.errors, ...errors], removedNamespaces };
+  }
+
+  #serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(fn, fn);
+    // The queue must survive a failed pass; the caller still sees the failure through `run`.
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+}

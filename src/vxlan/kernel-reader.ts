@@ -1,0 +1,224 @@
+/**
+ * Reads the kernel state a spec is diffed against: one `ip -j -d -batch -` per namespace (several
+ * `show` commands, one process), plus `bridge -j fdb show` per overlay namespace, one
+ * `nft -j list table` and the sysctls the spec depends on. Namespaces are read concurrently, a
+ * bounded number at a time.
+ */
+import { DAEMON_SCOPE, netnsScope } from './command-runner.js';
+import type { CommandRunner, CommandScope, KernelCommandResult } from './command-runner.js';
+import { NFT_TABLE, overlayNamespacePrefix } from './dataplane-names.js';
+import type { NodeDataplaneSpec } from './dataplane-spec.js';
+import { parseFdb, parseJsonSequence, parseLinks, parseNeighbours, parseNetnsList, parseNftTable, parseRoutes } from './kernel-json.js';
+import type { NamespaceState, NftTableState, ObservedDataplane } from './kernel-state.js';
+import { FORWARDING_SYSCTL } from './overlay-diff.js';
+
+/** Result of {@link readDataplane}. */
+export interface ReadResult {
+  readonly observed: ObservedDataplane;
+  /** Namespaces that exist but could not be read (vanished meanwhile, or a tool failed). */
+  readonly unreadable: ReadonlySet<string>;
+  /** The nft table could not be listed for another reason than its absence. */
+  readonly nftUnknown: boolean;
+  readonly errors: readonly string[];
+}
+
+/** Failure of a read the pass cannot do without (the daemon namespace itself). */
+export class KernelReadError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'KernelReadError';
+  }
+}
+
+type Show = 'netns' | 'addr' | 'neigh' | 'route';
+const SHOW_COMMAND: Record<Show, string> = {
+  netns: 'netns list',
+  addr: 'addr show',
+  neigh: 'neigh show',
+  route: 'route show table all',
+};
+
+function describe(result: KernelCommandResult): string {
+  return (result.stderr.trim() || result.stdout.trim() || `exit ${String(result.exitCode)}`).slice(0, 500);
+}
+
+async function readIp(
+  runner: CommandRunner,
+  scope: CommandScope,
+  shows: readonly Show[],
+  signal: AbortSignal | undefined,
+): Promise<Map<Show, unknown>> {
+  const result = await runner.run(
+    { tool: 'ip', scope, args: ['-j', '-d', '-batch', '-'], input: `${shows.map((s) => SHOW_COMMAND[s]).join('\n')}\n` },
+    signal === undefined ? {} : { signal },
+  );
+  if (result.exitCode !== 0) {
+    throw new KernelReadError(describe(result));
+  }
+  const docs = parseJsonSequence(result.stdout);
+  if (docs.length !== shows.length) {
+    throw new KernelReadError(`expected ${shows.length} JSON documents from ip, got ${docs.length}`);
+  }
+  return new Map(shows.map((s, i) => [s, docs[i]]));
+}
+
+async function readFdb(runner: CommandRunner, scope: CommandScope, signal: AbortSignal | undefined): Promise<unknown> {
+  const result = await runner.run(
+    { tool: 'bridge', scope, args: ['-j', 'fdb', 'show'] },
+    signal === undefined ? {} : { signal },
+  );
+  if (result.exitCode !== 0) {
+    throw new KernelReadError(describe(result));
+  }
+  return result.stdout.trim() === '' ? [] : JSON.parse(result.stdout);
+}
+
+async function readSysctl(
+  runner: CommandRunner,
+  scope: CommandScope,
+  key: string,
+  signal: AbortSignal | undefined,
+): Promise<Map<string, string>> {
+  const result = await runner.run({ tool: 'sysctl', scope, args: ['-n', key] }, signal === undefined ? {} : { signal });
+  if (result.exitCode !== 0) {
+    throw new KernelReadError(describe(result));
+  }
+  return new Map([[key, result.stdout.trim()]]);
+}
+
+async function readNft(
+  runner: CommandRunner,
+  signal: AbortSignal | undefined,
+): Promise<{ table: NftTableState | undefined; unknown: boolean; error?: string }> {
+  const result = await runner.run(
+    { tool: 'nft', scope: DAEMON_SCOPE, args: ['-j', 'list', 'table', 'inet', NFT_TABLE] },
+    signal === undefined ? {} : { signal },
+  );
+  if (result.exitCode === 0) {
+    return { table: parseNftTable(JSON.parse(result.stdout)), unknown: false };
+  }
+  if (/No such file or directory/.test(result.stderr)) {
+    return { table: undefined, unknown: false };
+  }
+  return { table: undefined, unknown: true, error: `nft: ${describe(result)}` };
+}
+
+function namespaceState(shows: Map<Show, unknown>, fdb: unknown, sysctls: Map<string, string>): NamespaceState {
+  const netns = parseNetnsList(shows.get('netns'));
+  return {
+    links: parseLinks(shows.get('addr')),
+    neighbours: shows.has('neigh') ? parseNeighbours(shows.get('neigh')) : [],
+    fdb: fdb === undefined ? [] : parseFdb(fdb),
+    routes: shows.has('route') ? parseRoutes(shows.get('route')) : [],
+    netnsIds: netns.ids,
+    sysctls,
+  };
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
+}
+
+/** Options of {@link readDataplane}. */
+export interface ReadDataplaneOptions {
+  readonly signal?: AbortSignal;
+  /** Namespaces read at the same time; default 8 (each read is one or two short processes). */
+  readonly concurrency?: number;
+}
+
+/**
+ * Reads everything `spec` is diffed against.
+ * @throws KernelReadError when the daemon namespace itself cannot be read.
+ */
+export async function readDataplane(
+  runner: CommandRunner,
+  spec: NodeDataplaneSpec,
+  options: ReadDataplaneOptions = {},
+): Promise<ReadResult> {
+  const { signal, concurrency = 8 } = options;
+  const errors: string[] = [];
+  const unreadable = new Set<string>();
+
+  const [daemonShows, daemonSysctls, nft] = await Promise.all([
+    readIp(runner, DAEMON_SCOPE, ['netns', 'addr'], signal).catch((err: unknown) => {
+      throw new KernelReadError(`daemon namespace: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }),
+    spec.egress === undefined
+      ? Promise.resolve(new Map<string, string>())
+      : readSysctl(runner, DAEMON_SCOPE, FORWARDING_SYSCTL, signal).catch((err: unknown) => {
+          errors.push(`daemon sysctl: ${err instanceof Error ? err.message : String(err)}`);
+          return new Map<string, string>();
+        }),
+    readNft(runner, signal),
+  ]);
+  if (nft.error !== undefined) {
+    errors.push(nft.error);
+  }
+  const namespaces = new Set(parseNetnsList(daemonShows.get('netns')).names);
+  const daemon = namespaceState(daemonShows, undefined, daemonSysctls);
+
+  const ours = overlayNamespacePrefix(spec.namespacePrefix);
+  const specOverlays = new Map(spec.overlays.map((o) => [o.namespace, o]));
+  const overlayNames = [...namespaces].filter((n) => n.startsWith(ours));
+  const containerNames = [
+    ...new Set([
+      ...spec.overlays.flatMap((o) => o.localEndpoints.map((e) => e.containerNamespace)),
+      ...(spec.egress?.attachments.map((a) => a.containerNamespace) ?? []),
+    ]),
+  ].filter((n) => namespaces.has(n));
+
+  type Job = { kind: 'overlay' | 'container'; name: string };
+  const jobs: Job[] = [
+    ...overlayNames.map((name) => ({ kind: 'overlay' as const, name })),
+    ...containerNames.map((name) => ({ kind: 'container' as const, name })),
+  ];
+  const states = await mapLimited(jobs, concurrency, async (job): Promise<NamespaceState | undefined> => {
+    const scope = netnsScope(job.name);
+    try {
+      if (job.kind === 'container') {
+        return namespaceState(await readIp(runner, scope, ['netns', 'addr', 'route'], signal), undefined, new Map());
+      }
+      const spec = specOverlays.get(job.name);
+      if (spec === undefined) {
+        // Stale: only its links are needed, to delete them.
+        return namespaceState(await readIp(runner, scope, ['netns', 'addr'], signal), undefined, new Map());
+      }
+      const [shows, fdb, sysctls] = await Promise.all([
+        readIp(runner, scope, ['netns', 'addr', 'neigh'], signal),
+        readFdb(runner, scope, signal),
+        spec.subnets.length > 1 ? readSysctl(runner, scope, FORWARDING_SYSCTL, signal) : Promise.resolve(new Map<string, string>()),
+      ]);
+      return namespaceState(shows, fdb, sysctls);
+    } catch (err) {
+      signal?.throwIfAborted();
+      unreadable.add(job.name);
+      errors.push(`namespace ${job.name}: ${err instanceof Error ? err.message : String(err)}`);
+      return undefined;
+    }
+  });
+
+  const overlays = new Map<string, NamespaceState>();
+  const containers = new Map<string, NamespaceState>();
+  jobs.forEach((job, i) => {
+    const state = states[i];
+    if (state !== undefined) {
+      (job.kind === 'overlay' ? overlays : containers).set(job.name, state);
+    }
+  });
+  return {
+    observed: { namespaces, daemon, overlays, containers, nft: nft.table },
+    unreadable,
+    nftUnknown: nft.unknown,
+    errors,
+  };
+}

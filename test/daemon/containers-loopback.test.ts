@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { callUnary } from '../../src/common/rpc/call-unary.js';
+import { ContainerState } from '../../src/gen/vxmesh/v1/container.js';
+import type { RunContainerRequest } from '../../src/gen/vxmesh/v1/control.js';
+import { namespaceExists } from '../../src/worker/containers/network-namespaces.js';
+import { LoopbackCluster, waitUntil } from '../support/loopback-daemons.js';
+import type { LoopbackDaemon } from '../support/loopback-daemons.js';
+
+const run = (d: LoopbackDaemon, req: Partial<RunContainerRequest>) =>
+  callUnary(
+    d.local.runContainer.bind(d.local),
+    { name: '', hostname: '', command: ['sleep', '30'], networks: [], dns: [], autoRemove: false, createOnly: false, ...req },
+    'run',
+  );
+
+const createNetwork = (d: LoopbackDaemon, name: string, extra: { subnets?: string[]; attachable?: boolean } = {}) =>
+  callUnary(
+    d.cluster.createNetwork.bind(d.cluster),
+    {
+      name,
+      driver: 'overlay',
+      subnets: extra.subnets ?? [],
+      gateways: [],
+      ipRanges: [],
+      auxAddresses: {},
+      enableIpv6: false,
+      internal: false,
+      attachable: extra.attachable ?? true,
+      ingress: false,
+      labels: {},
+      options: {},
+      ipamDriver: '',
+      ipamOptions: {},
+    },
+    'network create',
+  );
+
+describe('containers on attachable overlays (control path, recorded dataplane)', () => {
+  it('run attaches, both nodes get the overlay with each other as peers, rm detaches', async () => {
+    await using c = new LoopbackCluster();
+    const m = await c.start('mgr');
+    const token = await c.init(m);
+    const w = await c.start('wrk');
+    await c.join(w, token, m);
+    await createNetwork(m, 'test-net', { subnets: ['10.10.0.0/24'] });
+    await expect(createNetwork(m, 'closed', { attachable: false }).then(() => run(m, { name: 'x', networks: [{ network: 'closed', ipv4Address: '', ipv6Address: '', aliases: [], links: [] }] }))).rejects.toThrow(/not manually attachable/);
+
+    const a1 = (await run(m, { name: 'alpine1', networks: [{ network: 'test-net', ipv4Address: '', ipv6Address: '', aliases: [], links: [] }] })).container;
+    const a2 = (await run(w, { name: 'alpine2', networks: [{ network: 'test-net', ipv4Address: '10.10.0.50', ipv6Address: '', aliases: ['app'], links: [] }] })).container;
+    expect(a1?.state).toBe(ContainerState.CONTAINER_STATE_RUNNING);
+    expect(a2?.networks[0]?.ipv4Address).toBe('10.10.0.50/24');
+    expect(a2?.networks[0]?.macAddress).toBe('02:42:0a:0a:00:32');
+    expect(await namespaceExists(a1?.namespace ?? 'none')).toBe(true);
+
+    // Each node's dataplane spec: the overlay with its own endpoint local and the other's remote.
+    await waitUntil(() => (m.driver.last?.overlays[0]?.remoteEndpoints.length ?? 0) === 1, 10_000, 'manager sees alpine2');
+    await waitUntil(() => (w.driver.last?.overlays[0]?.remoteEndpoints.length ?? 0) === 1, 10_000, 'worker sees alpine1');
+    const spec = m.driver.last;
+    expect(spec?.overlays[0]?.subnets[0]).toMatchObject({ vni: expect.any(Number) as number, gatewayCidr: '10.10.0.1/24' });
+    expect(spec?.overlays[0]?.localEndpoints[0]).toMatchObject({ ifName: 'eth0', containerNamespace: a1?.namespace });
+    expect(spec?.overlays[0]?.remoteEndpoints[0]).toMatchObject({ ipv4: '10.10.0.50', vtep: '127.0.0.1' });
+    expect(spec?.egress?.attachments.map((e) => e.containerId)).toEqual([a1?.id]);
+
+    // Same name on the same node is refused; the same static address elsewhere too.
+    await expect(run(w, { name: 'alpine2' })).rejects.toThrow(/already in use/);
+    await expect(
+      run(m, { name: 'other', networks: [{ network: 'test-net', ipv4Address: '10.10.0.50', ipv6Address: '', aliases: [], links: [] }] }),
+    ).rejects.toThrow(/in use|already/);
+
+    await callUnary(w.local.removeContainer.bind(w.local), { ref: 'alpine2', force: true }, 'rm');
+    await waitUntil(() => (m.driver.last?.overlays[0]?.remoteEndpoints.length ?? 1) === 0, 10_000, 'alpine2 gone on the manager');
+    expect(w.driver.last?.overlays).toEqual([]);
+    await expect(callUnary(m.cluster.removeNetwork.bind(m.cluster), { ref: 'test-net' }, 'rm')).rejects.toThrow(/in use|endpoint/);
+    await callUnary(m.local.removeContainer.bind(m.local), { ref: 'alpine1', force: true }, 'rm');
+    expect(await namespaceExists(a1?.namespace ?? 'none')).toBe(false);
+    await callUnary(m.cluster.removeNetwork.bind(m.cluster), { ref: 'test-net' }, 'rm');
+  });
+});
