@@ -1,4 +1,6 @@
+import type { Container } from '../gen/vxmesh/v1/container.js';
 import type {
+  ContainerNetworkRequest,
   CreateNetworkRequest,
   InfoResponse,
   JoinTokens,
@@ -9,6 +11,7 @@ import type {
   SwarmInitResponse,
   SwarmJoinRequest,
   SwarmJoinResponse,
+  RunContainerRequest,
   UpdateNodeRequest,
 } from '../gen/vxmesh/v1/control.js';
 import type { Network } from '../gen/vxmesh/v1/network.js';
@@ -22,7 +25,7 @@ export type NetworkRecord = Omit<NetworkView, 'network'> & { readonly network: N
 
 /**
  * What the CLI asks of its local daemon: the LocalControl and ClusterControl services of
- * control.proto as promises. Every method fails with a `VxmeshError` whose message can be shown
+ * control.proto as promises. Container methods are LocalControl's: they act on this node only. Every method fails with a `VxmeshError` whose message can be shown
  * to the user as is; a daemon that cannot be reached fails with `DaemonUnreachableError`.
  * ClusterControl methods fail with FAILED_PRECONDITION on a node that is not a manager.
  */
@@ -49,6 +52,22 @@ export interface DaemonApi {
   removeNetwork(ref: string): Promise<{ readonly wasIngress: boolean }>;
   /** Removes unused networks (never ingress) matching the filters; resolves to their names. */
   pruneNetworks(request: PruneNetworksRequest): Promise<string[]>;
+  /** Creates a container on this node, attaches it and, unless `createOnly`, starts its command. */
+  runContainer(request: RunContainerRequest): Promise<Container>;
+  /** This node's containers, newest first; only running ones unless `all`. */
+  listContainers(all: boolean): Promise<Container[]>;
+  /** Resolves a full ID, unique ID prefix or name; NOT_FOUND when nothing matches. */
+  inspectContainer(ref: string): Promise<Container>;
+  /** Re-attaches and starts a stopped container; a running one is left as is. */
+  startContainer(ref: string): Promise<Container>;
+  /** SIGTERM, then SIGKILL after `timeoutSeconds` (0: the daemon's default, 10 s). */
+  stopContainer(ref: string, timeoutSeconds: number): Promise<Container>;
+  /** Refused for a running container unless `force`. */
+  removeContainer(ref: string, force: boolean): Promise<Container>;
+  /** Attaches a container to one more (attachable) network. */
+  connectNetwork(container: string, network: ContainerNetworkRequest): Promise<Container>;
+  /** Detaches a container from a network; `force` also removes an endpoint whose container is gone. */
+  disconnectNetwork(container: string, network: string, force: boolean): Promise<void>;
   /** Releases the connection. Idempotent. */
   close(): void;
 }

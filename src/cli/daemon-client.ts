@@ -3,8 +3,10 @@ import { credentials } from '@grpc/grpc-js';
 import { InternalError, UnavailableError, VxmeshError } from '../common/errors.js';
 import { callUnary } from '../common/rpc/call-unary.js';
 import type { UnaryMethod } from '../common/rpc/call-unary.js';
+import type { Container } from '../gen/vxmesh/v1/container.js';
 import { ClusterControlClient, LocalControlClient } from '../gen/vxmesh/v1/control.js';
 import type {
+  ContainerNetworkRequest,
   CreateNetworkRequest,
   InfoResponse,
   JoinTokens,
@@ -15,6 +17,7 @@ import type {
   SwarmInitResponse,
   SwarmJoinRequest,
   SwarmJoinResponse,
+  RunContainerRequest,
   UpdateNodeRequest,
 } from '../gen/vxmesh/v1/control.js';
 import type { Network } from '../gen/vxmesh/v1/network.js';
@@ -79,6 +82,13 @@ function presentTokens(tokens: JoinTokens | undefined, what: string): JoinTokens
     throw new InternalError(`${what}: the daemon answered without join tokens`);
   }
   return tokens;
+}
+
+function presentContainer(container: Container | undefined, what: string): Container {
+  if (container === undefined) {
+    throw new InternalError(`${what}: the daemon answered without a container`);
+  }
+  return container;
 }
 
 /**
@@ -186,6 +196,52 @@ export class GrpcDaemonClient implements DaemonApi {
   async pruneNetworks(request: PruneNetworksRequest): Promise<string[]> {
     const res = await this.call(this.cluster.pruneNetworks.bind(this.cluster), request, 'prune networks');
     return res.deletedNames;
+  }
+
+  async runContainer(request: RunContainerRequest): Promise<Container> {
+    const what = `run container ${request.name}`;
+    const res = await this.call(this.local.runContainer.bind(this.local), request, what);
+    return presentContainer(res.container, what);
+  }
+
+  async listContainers(all: boolean): Promise<Container[]> {
+    const res = await this.call(this.local.listContainers.bind(this.local), { all }, 'list containers');
+    return res.containers;
+  }
+
+  async inspectContainer(ref: string): Promise<Container> {
+    const what = `inspect container ${ref}`;
+    const res = await this.call(this.local.inspectContainer.bind(this.local), { ref }, what);
+    return presentContainer(res.container, what);
+  }
+
+  async startContainer(ref: string): Promise<Container> {
+    const what = `start container ${ref}`;
+    const res = await this.call(this.local.startContainer.bind(this.local), { ref }, what);
+    return presentContainer(res.container, what);
+  }
+
+  async stopContainer(ref: string, timeoutSeconds: number): Promise<Container> {
+    const what = `stop container ${ref}`;
+    const res = await this.call(this.local.stopContainer.bind(this.local), { ref, timeoutSeconds }, what);
+    return presentContainer(res.container, what);
+  }
+
+  async removeContainer(ref: string, force: boolean): Promise<Container> {
+    const what = `remove container ${ref}`;
+    const res = await this.call(this.local.removeContainer.bind(this.local), { ref, force }, what);
+    return presentContainer(res.container, what);
+  }
+
+  async connectNetwork(container: string, network: ContainerNetworkRequest): Promise<Container> {
+    const what = `connect container ${container} to network ${network.network}`;
+    const res = await this.call(this.local.connectNetwork.bind(this.local), { container, network }, what);
+    return presentContainer(res.container, what);
+  }
+
+  async disconnectNetwork(container: string, network: string, force: boolean): Promise<void> {
+    const what = `disconnect container ${container} from network ${network}`;
+    await this.call(this.local.disconnectNetwork.bind(this.local), { container, network, force }, what);
   }
 
   close(): void {

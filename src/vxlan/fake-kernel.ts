@@ -167,6 +167,9 @@ export class FakeNamespace {
     }
     const link = this.#addLink({ name, kind: 'vxlan', mtu: mtu ?? 1450, mac: undefined });
     link.vxlan = { ...attrs, socketNs: creator };
+    if (creator !== this) {
+      this.idOf(creator);
+    }
     return link;
   }
 
@@ -185,6 +188,11 @@ export class FakeNamespace {
     const b = peerNs.#addLink({ name: peerName, kind: 'veth', mtu: peerOpts.mtu ?? 1500, mac: peerOpts.mac });
     a.peer = { ns: peerNs, link: b };
     b.peer = { ns: this, link: a };
+    if (peerNs !== this) {
+      // The kernel allocates the ids when it announces the new links.
+      this.idOf(peerNs);
+      peerNs.idOf(this);
+    }
     return a;
   }
 

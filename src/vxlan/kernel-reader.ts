@@ -42,6 +42,10 @@ function describe(result: KernelCommandResult): string {
   return (result.stderr.trim() || result.stdout.trim() || `exit ${String(result.exitCode)}`).slice(0, 500);
 }
 
+/**
+ * One `ip -j -d -batch -` with the given shows. `netns list` should come last: listing links
+ * allocates the ids of the namespaces their peers live in, which the list then includes.
+ */
 async function readIp(
   runner: CommandRunner,
   scope: CommandScope,
@@ -150,7 +154,7 @@ export async function readDataplane(
   const unreadable = new Set<string>();
 
   const [daemonShows, daemonSysctls, nft] = await Promise.all([
-    readIp(runner, DAEMON_SCOPE, ['netns', 'addr'], signal).catch((err: unknown) => {
+    readIp(runner, DAEMON_SCOPE, ['addr', 'netns'], signal).catch((err: unknown) => {
       throw new KernelReadError(`daemon namespace: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }),
     spec.egress === undefined
@@ -186,15 +190,15 @@ export async function readDataplane(
     const scope = netnsScope(job.name);
     try {
       if (job.kind === 'container') {
-        return namespaceState(await readIp(runner, scope, ['netns', 'addr', 'route'], signal), undefined, new Map());
+        return namespaceState(await readIp(runner, scope, ['addr', 'route', 'netns'], signal), undefined, new Map());
       }
       const spec = specOverlays.get(job.name);
       if (spec === undefined) {
         // Stale: only its links are needed, to delete them.
-        return namespaceState(await readIp(runner, scope, ['netns', 'addr'], signal), undefined, new Map());
+        return namespaceState(await readIp(runner, scope, ['addr', 'netns'], signal), undefined, new Map());
       }
       const [shows, fdb, sysctls] = await Promise.all([
-        readIp(runner, scope, ['netns', 'addr', 'neigh'], signal),
+        readIp(runner, scope, ['addr', 'neigh', 'netns'], signal),
         readFdb(runner, scope, signal),
         spec.subnets.length > 1 ? readSysctl(runner, scope, FORWARDING_SYSCTL, signal) : Promise.resolve(new Map<string, string>()),
       ]);
