@@ -27,6 +27,16 @@ export interface DockerNodeJson {
     readonly Reachability: string;
     readonly Addr?: string;
   };
+  /**
+   * vxmesh's own addition (docker has no such field): the node agent as the answering manager
+   * sees it. Present only while the node holds a session with that manager.
+   */
+  readonly Agent?: {
+    readonly Session: string;
+    readonly AppliedVersion: string;
+    readonly Items: number;
+    readonly LastError: string;
+  };
 }
 
 /**
@@ -47,8 +57,18 @@ export function dockerNodeJson(view: NodeRecord): DockerNodeJson {
     Description: { Hostname: node.hostname },
     Status: { State: statusText(node.status), ...(statusAddr === '' ? {} : { Addr: statusAddr }) },
   };
+  const agent = view.agent
+    ? {
+        Agent: {
+          Session: view.sessionState || 'connected',
+          AppliedVersion: view.agent.appliedVersion,
+          Items: view.agent.itemCount,
+          LastError: view.agent.lastError,
+        },
+      }
+    : {};
   if (roleText(node.role) !== 'manager') {
-    return json;
+    return { ...json, ...agent };
   }
   return {
     ...json,
@@ -57,6 +77,7 @@ export function dockerNodeJson(view: NodeRecord): DockerNodeJson {
       Reachability: reachabilityText(view.reachability),
       ...(node.advertiseAddr === '' ? {} : { Addr: node.advertiseAddr }),
     },
+    ...agent,
   };
 }
 
