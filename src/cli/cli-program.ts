@@ -1,9 +1,12 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { CliContext } from './cli-context.js';
+import { addContainerCommands } from './container-commands.js';
+import { addContainerNetworkCommands } from './container-network-commands.js';
 import { DEFAULT_DAEMON_HOST } from './daemon-address.js';
 import { commanderErrorLine, errorLine } from './error-line.js';
 import { addNetworkCommands } from './network-commands.js';
 import { addNodeCommands } from './node-commands.js';
+import { separateOperands } from './operand-separator.js';
 import { addSwarmCommands } from './swarm-commands.js';
 
 /**
@@ -28,6 +31,8 @@ export function buildProgram(ctx: CliContext): Command {
   addSwarmCommands(program, ctx);
   addNodeCommands(program, ctx);
   addNetworkCommands(program, ctx);
+  addContainerNetworkCommands(program, ctx);
+  addContainerCommands(program, ctx);
   return program;
 }
 
@@ -37,7 +42,9 @@ export function buildProgram(ctx: CliContext): Command {
  */
 export async function runCli(argv: readonly string[], ctx: CliContext): Promise<number> {
   try {
-    await buildProgram(ctx).parseAsync(argv, { from: 'user' });
+    const program = buildProgram(ctx);
+    // `run` and `exec` take options only before their first operand, as in docker.
+    await program.parseAsync(separateOperands(program, argv), { from: 'user' });
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) {

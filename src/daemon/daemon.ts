@@ -322,17 +322,9 @@ export class Daemon implements AsyncDisposable {
     if (this.#state) {
       throw new VxmeshError('FAILED_PRECONDITION', ALREADY_MEMBER);
     }
-    const listen = parseHostPort(
-      req.listenAddr || `0.0.0.0:${DEFAULT_CLUSTER_PORT}`,
-      DEFAULT_CLUSTER_PORT,
-      'listen-addr',
+    const { listen, advertise } = await listenAndAdvertise(req, () =>
+      Promise.resolve(soleHostAddress()),
     );
-    const advertise: HostPort = req.advertiseAddr
-      ? parseHostPort(req.advertiseAddr, listen.port, 'advertise-addr')
-      : {
-          host: listen.host === '0.0.0.0' || listen.host === '::' ? soleHostAddress() : listen.host,
-          port: listen.port,
-        };
     const dataPathAddr = req.dataPathAddr ? parseIp(req.dataPathAddr, 'data-path-addr') : advertise.host;
     const etcdEndpoints = checkEtcdEndpoints(req.etcdEndpoints);
     const location: StoreLocation =
@@ -392,14 +384,7 @@ export class Daemon implements AsyncDisposable {
       throw new VxmeshError('FAILED_PRECONDITION', ALREADY_MEMBER);
     }
     const remote = parseHostPort(req.remoteAddr, DEFAULT_CLUSTER_PORT, 'remote-addr');
-    const listen = parseHostPort(
-      req.listenAddr || `0.0.0.0:${DEFAULT_CLUSTER_PORT}`,
-      DEFAULT_CLUSTER_PORT,
-      'listen-addr',
-    );
-    const advertise: HostPort = req.advertiseAddr
-      ? parseHostPort(req.advertiseAddr, listen.port, 'advertise-addr')
-      : { host: await localAddressToward(remote), port: listen.port };
+    const { listen, advertise } = await listenAndAdvertise(req, () => localAddressToward(remote));
     const dataPathAddr = req.dataPathAddr ? parseIp(req.dataPathAddr, 'data-path-addr') : advertise.host;
     const joined = await joinCluster({
       remote,
@@ -564,6 +549,23 @@ export class Daemon implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/**
+ * The cluster-API listen address (default 0.0.0.0:2377) and the advertised one: as given, else the
+ * listen host when it is specific, else `guess()` (init: the host's only address; join: the
+ * address the kernel would use toward the manager), with the listen port.
+ */
+async function listenAndAdvertise(
+  req: { readonly listenAddr: string; readonly advertiseAddr: string },
+  guess: () => Promise<string>,
+): Promise<{ listen: HostPort; advertise: HostPort }> {
+  const listen = parseHostPort(req.listenAddr || `0.0.0.0:${DEFAULT_CLUSTER_PORT}`, DEFAULT_CLUSTER_PORT, 'listen-addr');
+  if (req.advertiseAddr) {
+    return { listen, advertise: parseHostPort(req.advertiseAddr, listen.port, 'advertise-addr') };
+  }
+  const wildcard = listen.host === '0.0.0.0' || listen.host === '::';
+  return { listen, advertise: { host: wildcard ? await guess() : listen.host, port: listen.port } };
 }
 
 /** Whether something accepts connections on a unix socket path. */

@@ -17,12 +17,11 @@ import {
 import { generateJoinToken } from './ca/join-token.js';
 import { initializeClusterRecords } from './cluster-records.js';
 import { IPV6_POOL_SUBNET_PREFIX } from './ipam/address-pools.js';
+import { DEFAULT_POOL, DEFAULT_POOL_SUBNET_PREFIX } from './ipam/address-pools.js';
 import { planInitialIngress } from './network/ingress-network.js';
 import { newObjectId } from './node-registry.js';
 
 export const DEFAULT_DATA_PATH_PORT = 4789;
-export const DEFAULT_ADDR_POOL = '10.0.0.0/8';
-export const DEFAULT_ADDR_POOL_MASK_LENGTH = 24;
 export const DEFAULT_HEARTBEAT_PERIOD_MS = 5000;
 
 export interface ClusterInitOptions {
@@ -99,9 +98,9 @@ export async function initializeCluster(
   clock: Clock,
 ): Promise<InitializedCluster> {
   const dataPathPort = parsePort(opts.dataPathPort ?? DEFAULT_DATA_PATH_PORT, 'data-path-port', 1024, 49151);
-  const maskLength = opts.defaultAddrPoolMaskLength ?? DEFAULT_ADDR_POOL_MASK_LENGTH;
+  const maskLength = opts.defaultAddrPoolMaskLength ?? DEFAULT_POOL_SUBNET_PREFIX;
   const pools = checkPools(
-    opts.defaultAddrPools && opts.defaultAddrPools.length > 0 ? opts.defaultAddrPools : [DEFAULT_ADDR_POOL],
+    opts.defaultAddrPools && opts.defaultAddrPools.length > 0 ? opts.defaultAddrPools : [DEFAULT_POOL],
     maskLength,
   );
   const certExpiryMs = opts.certExpiryMs ?? DEFAULT_NODE_CERT_VALIDITY_MS;
