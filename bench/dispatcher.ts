@@ -4,6 +4,7 @@
  *   node --import tsx bench/dispatcher.ts [--agents 100,500,1000] [--seconds 10] [--rate 1000]
  *                                         [--children 2] [--pool 60] [--timeout-min 10]
  *                                         [--enrol-concurrency 4] [--cpu-profile PATH-PREFIX]
+ *                                         [--heap-snapshot PATH-PREFIX]
  *
  * Per N, from scratch: an embedded store in a temporary directory, `initializeCluster`, and
  * `Manager.start` on 127.0.0.1 (real gRPC over mutual TLS), in this process. The agents run in
@@ -25,7 +26,13 @@
  * and pairs never received), messages/s sent by the manager (counted by its outbound hook), manager
  * process CPU (process.cpuUsage delta / wall) and RSS during the churn, and manager memory per
  * idle session: (RSS with N idle sessions - RSS with none) / N after a forced GC, plus the same
- * for V8 heap + external. The manager's process also holds the store and this driver.
+ * for V8 heap + external. The manager's process also holds the store and this driver. The RSS
+ * figure is only meaningful with hundreds of sessions: at small N, pages the allocator returns to
+ * the OS after enrolment swamp it (it can even come out negative); heap + external is steadier,
+ * but misses OpenSSL's native memory per connection.
+ *
+ * The manager's own node runs no agent here, so ~30 s in the manager logs a warning that it missed
+ * its heartbeats and marks it Down; that is expected and changes nothing the agents receive.
  *
  * Only 127.0.0.1 is used. A hard time limit (--timeout-min) kills the children, removes the
  * temporary directories and exits with the rows finished so far.
@@ -39,7 +46,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { setFlagsFromString } from 'node:v8';
+import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Session as InspectorSession } from 'node:inspector/promises';
 import { writeFile } from 'node:fs/promises';
@@ -77,8 +84,10 @@ interface Options {
   readonly pool: number;
   readonly timeoutMin: number;
   readonly enrolConcurrency: number;
-  /** Writes a CPU profile of this process (manager + store + driver) over each churn window. */
+  /** Writes CPU profiles of this process (manager + store + driver): agents connecting, churn. */
   readonly cpuProfile: string | undefined;
+  /** Writes heap snapshots of this process with no session and with N idle sessions (skews the RSS figures). */
+  readonly heapSnapshot: string | undefined;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -107,6 +116,7 @@ function parseOptions(argv: readonly string[]): Options {
     timeoutMin: int('--timeout-min', 10, 1, 60),
     enrolConcurrency: int('--enrol-concurrency', 4, 1, 32),
     cpuProfile: value('--cpu-profile'),
+    heapSnapshot: value('--heap-snapshot'),
   };
 }
 
@@ -347,6 +357,28 @@ function endpointValue(id: string, j: number, nodeId: string, host: number): Uin
 
 // ---- one run --------------------------------------------------------------------------------
 
+/** Starts a CPU profile of this process when `prefix` is set; the returned function writes it. */
+async function startProfile(
+  prefix: string | undefined,
+  phase: string,
+  log: (line: string) => void,
+): Promise<() => Promise<void>> {
+  if (prefix === undefined) {
+    return () => Promise.resolve();
+  }
+  const session = new InspectorSession();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    const file = `${prefix}.${phase}.cpuprofile`;
+    await writeFile(file, JSON.stringify(profile));
+    session.disconnect();
+    log(`  CPU profile of ${phase} written to ${file}`);
+  };
+}
+
 interface MemorySample {
   readonly rss: number;
   readonly heap: number;
@@ -497,6 +529,15 @@ async function runOne(n: number, opts: Options, log: (line: string) => void): Pr
 
     // Memory with no session, then with N idle sessions.
     const before = await settledMemory();
+    const snapshot = (phase: string): void => {
+      if (opts.heapSnapshot !== undefined) {
+        log(
+          `  N=${n}: heap snapshot written to ${writeHeapSnapshot(`${opts.heapSnapshot}.n${n}.${phase}.heapsnapshot`)}`,
+        );
+      }
+    };
+    snapshot('no-sessions');
+    const connectProfile = await startProfile(opts.cpuProfile, `n${n}.connect`, log);
     const connectStart = wallMs();
     await Promise.all(procs.map((p) => p.request({ type: 'connect' }, 'status', 30_000)));
     const connected = await waitForAgents(
@@ -507,6 +548,7 @@ async function runOne(n: number, opts: Options, log: (line: string) => void): Pr
       30_000,
     );
     const connectS = (wallMs() - connectStart) / 1000;
+    await connectProfile();
     log(`  N=${n}: ${connected.status.synced}/${n} agents synced in ${connectS.toFixed(1)} s`);
     if (!connected.reached) {
       throw new Error(
@@ -519,6 +561,7 @@ async function runOne(n: number, opts: Options, log: (line: string) => void): Pr
     const idleCpu = process.cpuUsage(idleCpu0);
     const idleCpuPct = ((idleCpu.user + idleCpu.system) / 1000 / (wallMs() - idleT0)) * 100;
     const idle = await settledMemory();
+    snapshot('idle-sessions');
     const idleSessionRssKiB = (idle.rss - before.rss) / n / 1024;
     const idleSessionHeapKiB = (idle.heap - before.heap) / n / 1024;
     // What the idle sessions' COMPLETEs carried: the per-session "sent" state grows with it.
@@ -612,12 +655,7 @@ async function runOne(n: number, opts: Options, log: (line: string) => void): Pr
       }
       issued++;
     };
-    const profiler = opts.cpuProfile === undefined ? undefined : new InspectorSession();
-    if (profiler) {
-      profiler.connect();
-      await profiler.post('Profiler.enable');
-      await profiler.post('Profiler.start');
-    }
+    const churnProfile = await startProfile(opts.cpuProfile, `n${n}.churn`, log);
     const agentsBefore = await statusOf(procs);
     const sent0 = { ...sent };
     let peakRss = process.memoryUsage.rss();
@@ -650,13 +688,7 @@ async function runOne(n: number, opts: Options, log: (line: string) => void): Pr
     const cpu = process.cpuUsage(cpu0);
     const sentDuring = { messages: sent.messages - sent0.messages, changes: sent.changes - sent0.changes };
     const agentsAfter = await statusOf(procs);
-    if (profiler && opts.cpuProfile !== undefined) {
-      const { profile } = await profiler.post('Profiler.stop');
-      const file = `${opts.cpuProfile}.n${n}.cpuprofile`;
-      await writeFile(file, JSON.stringify(profile));
-      profiler.disconnect();
-      log(`  N=${n}: CPU profile of the churn window written to ${file}`);
-    }
+    await churnProfile();
     while (pendingWrites > 0) {
       await sleep(10);
     }

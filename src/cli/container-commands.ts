@@ -78,6 +78,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
   const run = program
     .command('run')
     .usage('[options] --name NAME [--] CMD [ARG...]')
+    .summary('Run a command in a new container on this node and print its ID')
     .description(
       'Create a container (a network namespace) on this node, attach it to its networks, start CMD ' +
         'in it and print its ID. The container always runs in the background: CMD writes to ' +
@@ -161,6 +162,7 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
   const exec = program
     .command('exec')
     .usage('[options] CONTAINER [--] CMD [ARG...]')
+    .summary("Run a command in a running container's network namespace")
     .description(
       "Run a command in a running container's network namespace (ip netns exec), with this " +
         "terminal's stdin, stdout and stderr, and exit with its status. Needs root.",

@@ -184,7 +184,9 @@ export function dockerContainerJson(container: Container): DockerContainerJson {
     NetworkSettings: {
       SandboxKey: container.namespace === '' ? '' : `${NETNS_DIR}/${container.namespace}`,
       Networks: goMap(
-        Object.fromEntries(container.networks.map((n) => [n.networkName || n.networkId, endpointSettings(container, n)])),
+        Object.fromEntries(
+          container.networks.map((n) => [n.networkName || n.networkId, endpointSettings(container, n)]),
+        ),
       ),
     },
   };

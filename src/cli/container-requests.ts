@@ -55,7 +55,10 @@ function endpointFlagsGiven(opts: RunOptions): string[] {
  */
 export function runContainerRequest(opts: RunOptions, command: readonly string[]): RunContainerRequest {
   if (command.length === 0) {
-    throw new InvalidArgumentError('command', 'no command given; write it after the options (vxmesh run --name NAME CMD [ARG...])');
+    throw new InvalidArgumentError(
+      'command',
+      'no command given; write it after the options (vxmesh run --name NAME CMD [ARG...])',
+    );
   }
   const networks = opts.network ?? [];
   const [first] = networks;

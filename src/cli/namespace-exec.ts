@@ -44,7 +44,9 @@ export function runInNamespace(namespace: string, command: readonly string[]): P
     };
     child.once('error', (err) => {
       if (settle()) {
-        reject(new VxmeshError('FAILED_PRECONDITION', `cannot run "ip netns exec" (is iproute2 installed?): ${err.message}`));
+        reject(
+          new VxmeshError('FAILED_PRECONDITION', `cannot run "ip netns exec" (is iproute2 installed?): ${err.message}`),
+        );
       }
     });
     child.once('exit', (code, signal) => {

@@ -131,6 +131,11 @@ export class ManagerPresence implements AsyncDisposable {
     return holder !== undefined && this.#managers.has(holder) ? holder : undefined;
   }
 
+  /** Cluster-API addresses of the live managers, oldest first (no store read). */
+  managerAddrs(): string[] {
+    return [...this.#managers.values()].sort((a, b) => (a.createRevision < b.createRevision ? -1 : 1)).map((m) => m.addr);
+  }
+
   isServing(managerId: string): boolean {
     return this.#managers.has(managerId);
   }

@@ -5,9 +5,15 @@ import ipaddr from 'ipaddr.js';
  * strings: dotted quad IPv4, RFC 5952 compressed IPv6, lower-case MACs.
  */
 
+/**
+ * Dotted-quad IPv4 without leading zeros. Checked with one regex instead of ipaddr.js's full
+ * parse: a 50k-peer spec canonicalises 100k+ addresses per pass, and this is the hot path.
+ */
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 /** 4 or 6 for an address in the notations iproute2 accepts, undefined otherwise. */
 export function ipFamily(address: string): 4 | 6 | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(address)) {
+  if (IPV4.test(address)) {
     return 4;
   }
   if (address.includes(':') && !address.includes('%') && ipaddr.IPv6.isValid(address)) {
@@ -18,11 +24,10 @@ export function ipFamily(address: string): 4 | 6 | undefined {
 
 /** Canonical text of an address (RFC 5952 for IPv6); the input unchanged when it does not parse. */
 export function canonicalIp(address: string): string {
-  const family = ipFamily(address);
-  if (family === undefined) {
+  if (IPV4.test(address)) {
     return address;
   }
-  return family === 4 ? address : ipaddr.IPv6.parse(address).toString();
+  return ipFamily(address) === 6 ? ipaddr.IPv6.parse(address).toString() : address;
 }
 
 /** An interface address with prefix length, e.g. `10.0.1.5/24`. */

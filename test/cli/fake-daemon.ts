@@ -6,8 +6,12 @@ import type { sendUnaryData, ServerUnaryCall, UntypedHandleCall } from '@grpc/gr
 import { toServiceError } from '../../src/common/rpc/service-error.js';
 import { ClusterControlService, LocalControlService } from '../../src/gen/vxmesh/v1/control.js';
 import type {
+  ConnectNetworkRequest,
+  ConnectNetworkResponse,
   CreateNetworkRequest,
   CreateNetworkResponse,
+  DisconnectNetworkRequest,
+  DisconnectNetworkResponse,
   GetJoinTokensRequest,
   GetJoinTokensResponse,
   GetNetworkRequest,
@@ -16,18 +20,30 @@ import type {
   GetNodeResponse,
   InfoRequest,
   InfoResponse,
+  InspectContainerRequest,
+  InspectContainerResponse,
+  ListContainersRequest,
+  ListContainersResponse,
   ListNetworksRequest,
   ListNetworksResponse,
   ListNodesRequest,
   ListNodesResponse,
   PruneNetworksRequest,
   PruneNetworksResponse,
+  RemoveContainerRequest,
+  RemoveContainerResponse,
   RemoveNetworkRequest,
   RemoveNetworkResponse,
   RemoveNodeRequest,
   RemoveNodeResponse,
   RotateJoinTokenRequest,
   RotateJoinTokenResponse,
+  RunContainerRequest,
+  RunContainerResponse,
+  StartContainerRequest,
+  StartContainerResponse,
+  StopContainerRequest,
+  StopContainerResponse,
   SwarmInitRequest,
   SwarmInitResponse,
   SwarmJoinRequest,
@@ -47,6 +63,14 @@ export interface FakeLocalControl {
   swarmJoin?: CannedHandler<SwarmJoinRequest, SwarmJoinResponse>;
   swarmLeave?: CannedHandler<SwarmLeaveRequest, SwarmLeaveResponse>;
   info?: CannedHandler<InfoRequest, InfoResponse>;
+  runContainer?: CannedHandler<RunContainerRequest, RunContainerResponse>;
+  listContainers?: CannedHandler<ListContainersRequest, ListContainersResponse>;
+  inspectContainer?: CannedHandler<InspectContainerRequest, InspectContainerResponse>;
+  startContainer?: CannedHandler<StartContainerRequest, StartContainerResponse>;
+  stopContainer?: CannedHandler<StopContainerRequest, StopContainerResponse>;
+  removeContainer?: CannedHandler<RemoveContainerRequest, RemoveContainerResponse>;
+  connectNetwork?: CannedHandler<ConnectNetworkRequest, ConnectNetworkResponse>;
+  disconnectNetwork?: CannedHandler<DisconnectNetworkRequest, DisconnectNetworkResponse>;
 }
 
 /** Canned ClusterControl answers; unset methods answer UNIMPLEMENTED. */

@@ -8,9 +8,11 @@ import { runCommand } from '../support/command.js';
 import type { CommandRunner, KernelCommand } from '../../src/vxlan/command-runner.js';
 import { DataplaneDriver } from '../../src/vxlan/dataplane-driver.js';
 import type { NodeDataplaneSpec } from '../../src/vxlan/dataplane-spec.js';
+import { overlayNamespaceName } from '../../src/vxlan/dataplane-names.js';
 import {
   commandCount,
   createDataplaneHosts,
+  macOf,
   namespacesWithPrefix,
   networkId,
   overlayFor,
@@ -147,6 +149,49 @@ describe('overlay dataplane on two hosts', () => {
     await converge(onlyA);
     expect(await namespacesWithPrefix(ovB0)).toEqual([]);
     expect(await canPing(a0.containerNs, a1.ip)).toBe(true);
+  });
+
+  it('routes between the subnets of a multi-subnet overlay across hosts', async () => {
+    const id = networkId('cccc03');
+    const x = { ns: await env.addContainer('x'), ip: '10.3.0.2' };
+    const y = { ns: await env.addContainer('y'), ip: '10.4.0.2' };
+    const subnets = [
+      { index: 0, vni: 4111, gatewayCidr: '10.3.0.1/24' },
+      { index: 1, vni: 4112, gatewayCidr: '10.4.0.1/24' },
+    ];
+    const specOf = (i: number): NodeDataplaneSpec => {
+      const node = env.node(i);
+      const [mine, theirs, mySubnet, theirSubnet] = i === 0 ? [x, y, 0, 1] : [y, x, 1, 0];
+      return specFor(node, env.nodes, [
+        {
+          networkId: id,
+          namespace: overlayNamespaceName(node.prefix, id),
+          mtu: 1450,
+          subnets,
+          localEndpoints: [
+            {
+              endpointId: `${i}`.padEnd(16, 'e'),
+              subnetIndex: mySubnet,
+              containerNamespace: mine.ns,
+              ifName: 'eth0',
+              mac: macOf(mine.ip),
+              ipv4Cidr: `${mine.ip}/24`,
+              gateway: mySubnet === 0 ? '10.3.0.1' : '10.4.0.1',
+              otherSubnets: [mySubnet === 0 ? '10.4.0.0/24' : '10.3.0.0/24'],
+            },
+          ],
+          remoteEndpoints: [
+            { endpointId: `${1 - i}`, subnetIndex: theirSubnet, mac: macOf(theirs.ip), ipv4: theirs.ip, vtep: env.node(1 - i).host.underlayIp },
+          ],
+        },
+      ]);
+    };
+    const both = [specOf(0), specOf(1)];
+    // Only this overlay on these specs: A and B of the other tests are torn down and rebuilt after.
+    await converge(both);
+    expect(await canPing(x.ns, y.ip)).toBe(true);
+    expect(await canPing(y.ns, x.ip)).toBe(true);
+    await converge(specs([{ net: NET_A, endpoints: [a0, a1] }]));
   });
 
   it('converges without errors after a pass killed at any point', async () => {

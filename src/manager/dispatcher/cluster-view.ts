@@ -42,6 +42,8 @@ export class ClusterView implements AsyncDisposable {
   readonly #store: KvStore;
   readonly #abort = new AbortController();
   readonly #listeners = new Set<(changes: readonly ViewChange[], revision: bigint) => void>();
+  /** Listeners that care about one node only; endpoint changes reach just the nodes they concern. */
+  readonly #nodeListeners = new Map<string, Set<(changes: readonly ViewChange[], revision: bigint) => void>>();
   #watches: Promise<void>[] = [];
   /** Highest store revision applied to the view. */
   revision = 0n;
@@ -64,6 +66,24 @@ export class ClusterView implements AsyncDisposable {
     });
     this.#watches = tables.map((t, i) => this.#follow(t, () => synced[i]?.resolve()));
     await Promise.all(synced.map((s) => s.p));
+  }
+
+  /**
+   * Like `subscribe`, for a listener that serves one node: endpoint changes are delivered only
+   * when they can matter to it (the endpoint is its own, or on a network it has an endpoint on,
+   * before or after the change); node, network and reset changes always are. With N nodes each
+   * on a few of many networks, this keeps a change from costing O(N).
+   */
+  subscribeNode(nodeId: string, listener: (changes: readonly ViewChange[], revision: bigint) => void): () => void {
+    const set = this.#nodeListeners.get(nodeId) ?? new Set();
+    set.add(listener);
+    this.#nodeListeners.set(nodeId, set);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.#nodeListeners.get(nodeId) === set) {
+        this.#nodeListeners.delete(nodeId);
+      }
+    };
   }
 
   /** Calls `listener` with each batch of changes applied from one store event. */
@@ -181,11 +201,43 @@ export class ClusterView implements AsyncDisposable {
 
   #emit(changes: readonly ViewChange[]): void {
     for (const l of this.#listeners) {
-      try {
-        l(changes, this.revision);
-      } catch (err) {
-        log.error({ err }, 'view listener failed');
+      this.#call(l, changes);
+    }
+    const targeted = changes.every((c) => c.kind === 'endpoint');
+    if (!targeted) {
+      for (const set of this.#nodeListeners.values()) {
+        for (const l of set) {
+          this.#call(l, changes);
+        }
       }
+      return;
+    }
+    const nodes = new Set<string>();
+    for (const c of changes) {
+      if (c.kind !== 'endpoint') {
+        continue;
+      }
+      for (const ep of [c.before, c.after]) {
+        if (ep) {
+          nodes.add(ep.nodeId);
+          for (const member of this.membersOf(ep.networkId).keys()) {
+            nodes.add(member);
+          }
+        }
+      }
+    }
+    for (const nodeId of nodes) {
+      for (const l of this.#nodeListeners.get(nodeId) ?? []) {
+        this.#call(l, changes);
+      }
+    }
+  }
+
+  #call(l: (changes: readonly ViewChange[], revision: bigint) => void, changes: readonly ViewChange[]): void {
+    try {
+      l(changes, this.revision);
+    } catch (err) {
+      log.error({ err }, 'view listener failed');
     }
   }
 
@@ -218,6 +270,7 @@ export class ClusterView implements AsyncDisposable {
     this.#abort.abort();
     await Promise.all(this.#watches);
     this.#listeners.clear();
+    this.#nodeListeners.clear();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -152,7 +152,7 @@ export class Dispatcher implements AsyncDisposable {
     this.#lastSeen.set(nodeId, clock.now());
     await this.#opts.presence.claimSession(nodeId);
     log.info({ nodeId, sessionId: session.sessionId }, 'session opened');
-    send(await this.#describe(session.sessionId, stored.node));
+    send(this.#describe(session.sessionId, stored.node));
     const onAbort = (): void => finish();
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     this.#abort.signal.addEventListener('abort', onAbort, { once: true });
@@ -176,11 +176,13 @@ export class Dispatcher implements AsyncDisposable {
     }
   }
 
-  async #describe(sessionId: string, node: Node): Promise<SessionResponse> {
+  #describe(sessionId: string, node: Node): SessionResponse {
     return {
       sessionId,
       role: node.role,
-      managerAddrs: await this.#opts.registry.managerAddrs(),
+      // From presence, not the registry: reading every node record per session made a
+      // reconnect storm O(N²).
+      managerAddrs: this.#opts.presence.managerAddrs(),
       heartbeatPeriodMs: this.#opts.heartbeatPeriodMs,
       dataPathPort: this.#opts.dataPathPort,
     };
@@ -203,7 +205,7 @@ export class Dispatcher implements AsyncDisposable {
     const done = AbortSignal.any([ctx.signal, session.closed.signal, this.#abort.signal]);
     const node = new NodeAssignments(view, nodeId);
     let wake: (() => void) | undefined;
-    const unsubscribe = view.subscribe((changes) => {
+    const unsubscribe = view.subscribeNode(nodeId, (changes) => {
       for (const c of changes) {
         node.mark(c);
       }
@@ -287,9 +289,7 @@ export class Dispatcher implements AsyncDisposable {
     if (session && session.lastRole !== change.node.role) {
       // Tell the node its role changed so it renews its certificate now rather than at expiry.
       session.lastRole = change.node.role;
-      this.#describe(session.sessionId, change.node).then(session.send, (err: unknown) =>
-        log.warn({ err, nodeId: change.node.id }, 'could not describe session after role change'),
-      );
+      session.send(this.#describe(session.sessionId, change.node));
     }
   }
 

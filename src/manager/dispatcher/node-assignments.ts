@@ -71,7 +71,9 @@ export class NodeAssignments {
           return;
         }
         for (const ep of [before, after]) {
-          if (ep && (this.#view.isMember(ep.networkId, self) || this.#sent.has(`endpoint/${change.id}`))) {
+          // Membership of this node only changes through its own endpoints (handled above), so
+          // membership now is membership when the endpoint was last sent.
+          if (ep && this.#view.isMember(ep.networkId, self)) {
             this.#dirty.add(`endpoint/${change.id}`);
             this.#dirty.add(`peer/${ep.nodeId}`);
           }

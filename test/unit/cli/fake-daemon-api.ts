@@ -1,11 +1,15 @@
 import type { DaemonApi, NetworkRecord, NodeRecord } from '../../../src/cli/daemon-api.js';
 import type { Output } from '../../../src/cli/output.js';
 import { NotFoundError, VxmeshError } from '../../../src/common/errors.js';
+import { ContainerState } from '../../../src/gen/vxmesh/v1/container.js';
+import type { Container, ContainerNetwork } from '../../../src/gen/vxmesh/v1/container.js';
 import type {
+  ContainerNetworkRequest,
   CreateNetworkRequest,
   InfoResponse,
   JoinTokens,
   PruneNetworksRequest,
+  RunContainerRequest,
   SwarmInitRequest,
   SwarmInitResponse,
   SwarmJoinRequest,
@@ -38,7 +42,8 @@ export class MemoryOutput implements Output {
 
 /**
  * An in-memory manager: nodes resolve by ID, unique prefix or hostname, networks by ID, unique
- * prefix or name, like the daemon's registries, and every call is recorded by name.
+ * prefix or name, containers by ID, name or unique prefix, like the daemon's registries, and every
+ * call is recorded by name.
  */
 export class FakeDaemonApi implements DaemonApi {
   readonly calls: string[] = [];
@@ -47,13 +52,24 @@ export class FakeDaemonApi implements DaemonApi {
   /** Requests of createNetwork and pruneNetworks, as the CLI sent them. */
   readonly createRequests: CreateNetworkRequest[] = [];
   readonly pruneRequests: PruneNetworksRequest[] = [];
+  /** This node's containers, newest first, as the daemon lists them. */
+  containers: Container[];
+  /** Requests of runContainer and connectNetwork, as the CLI sent them. */
+  readonly runRequests: RunContainerRequest[] = [];
+  readonly connectRequests: { readonly container: string; readonly network: ContainerNetworkRequest }[] = [];
   tokens: JoinTokens = { worker: 'SWMTKN-1-w', manager: 'SWMTKN-1-m' };
   infoResponse: InfoResponse;
   closed = false;
 
-  constructor(nodes: readonly NodeRecord[], selfId: string, networks: readonly NetworkRecord[] = []) {
+  constructor(
+    nodes: readonly NodeRecord[],
+    selfId: string,
+    networks: readonly NetworkRecord[] = [],
+    containers: readonly Container[] = [],
+  ) {
     this.nodes = new Map(nodes.map((n) => [n.node.id, n]));
     this.networks = new Map(networks.map((n) => [n.network.id, n]));
+    this.containers = [...containers];
     this.infoResponse = {
       localNodeState: 'active',
       nodeId: selfId,
@@ -200,6 +216,134 @@ export class FakeDaemonApi implements DaemonApi {
       this.networks.delete(network.id);
     }
     return Promise.resolve(pruned.map((n) => n.name));
+  }
+
+  private resolveContainer(ref: string): Container {
+    const exact = this.containers.find((c) => c.id === ref || c.name === ref);
+    const matches = exact ? [exact] : this.containers.filter((c) => ref !== '' && c.id.startsWith(ref));
+    if (matches.length !== 1 || matches[0] === undefined) {
+      throw new NotFoundError('container', ref);
+    }
+    return matches[0];
+  }
+
+  private replaceContainer(next: Container): Container {
+    this.containers = this.containers.map((c) => (c.id === next.id ? next : c));
+    return next;
+  }
+
+  private attachment(request: ContainerNetworkRequest, index: number): ContainerNetwork {
+    const { network } = this.resolveNetwork(request.network);
+    return {
+      networkId: network.id,
+      networkName: network.name,
+      endpointId: `ep${network.id}`.slice(0, 25),
+      requestedIpv4: request.ipv4Address,
+      requestedIpv6: request.ipv6Address,
+      aliases: [...request.aliases],
+      links: [...request.links],
+      ipv4Address: `${request.ipv4Address || '10.0.9.2'}/24`,
+      ipv6Address: request.ipv6Address === '' ? '' : `${request.ipv6Address}/64`,
+      macAddress: '02:42:0a:00:09:02',
+      gateway: network.subnets[0]?.gateway ?? '',
+      ifName: `eth${index}`,
+    };
+  }
+
+  runContainer(request: RunContainerRequest): Promise<Container> {
+    this.calls.push(`runContainer ${request.name}`);
+    this.runRequests.push(request);
+    return settle(() => {
+      if (this.containers.some((c) => c.name === request.name)) {
+        throw new VxmeshError('ALREADY_EXISTS', `the container name "${request.name}" is already in use on this node`);
+      }
+      const id = Buffer.from(request.name).toString('hex').padEnd(64, '0').slice(0, 64);
+      const container: Container = {
+        id,
+        name: request.name,
+        hostname: request.hostname || id.slice(0, 12),
+        command: [...request.command],
+        state: request.createOnly ? ContainerState.CONTAINER_STATE_CREATED : ContainerState.CONTAINER_STATE_RUNNING,
+        pid: request.createOnly ? 0 : 4000 + this.containers.length,
+        exitCode: 0,
+        createdAt: 1_785_600_000_000n,
+        startedAt: request.createOnly ? 0n : 1_785_600_000_100n,
+        finishedAt: 0n,
+        autoRemove: request.autoRemove,
+        namespace: `vxm-c-${id.slice(0, 12)}`,
+        networks: request.networks.map((n, i) => this.attachment(n, i)),
+        dns: [...request.dns],
+        error: '',
+        egressAddress: '',
+      };
+      this.containers = [container, ...this.containers];
+      return container;
+    });
+  }
+
+  listContainers(all: boolean): Promise<Container[]> {
+    this.calls.push(`listContainers all=${all}`);
+    return Promise.resolve(this.containers.filter((c) => all || c.state === ContainerState.CONTAINER_STATE_RUNNING));
+  }
+
+  inspectContainer(ref: string): Promise<Container> {
+    this.calls.push(`inspectContainer ${ref}`);
+    return settle(() => this.resolveContainer(ref));
+  }
+
+  startContainer(ref: string): Promise<Container> {
+    this.calls.push(`startContainer ${ref}`);
+    return settle(() => {
+      const c = this.resolveContainer(ref);
+      return this.replaceContainer({ ...c, state: ContainerState.CONTAINER_STATE_RUNNING });
+    });
+  }
+
+  stopContainer(ref: string, timeoutSeconds: number): Promise<Container> {
+    this.calls.push(`stopContainer ${ref} timeout=${timeoutSeconds}`);
+    return settle(() => {
+      const c = this.resolveContainer(ref);
+      return this.replaceContainer({ ...c, state: ContainerState.CONTAINER_STATE_EXITED, pid: 0 });
+    });
+  }
+
+  removeContainer(ref: string, force: boolean): Promise<Container> {
+    this.calls.push(`removeContainer ${ref} force=${force}`);
+    return settle(() => {
+      const c = this.resolveContainer(ref);
+      if (c.state === ContainerState.CONTAINER_STATE_RUNNING && !force) {
+        throw new VxmeshError(
+          'FAILED_PRECONDITION',
+          `cannot remove container "${c.name}": container is running: stop the container before removing or force remove`,
+        );
+      }
+      this.containers = this.containers.filter((x) => x.id !== c.id);
+      return c;
+    });
+  }
+
+  connectNetwork(container: string, network: ContainerNetworkRequest): Promise<Container> {
+    this.calls.push(`connectNetwork ${container} ${network.network}`);
+    this.connectRequests.push({ container, network });
+    return settle(() => {
+      const c = this.resolveContainer(container);
+      if (c.state === ContainerState.CONTAINER_STATE_EXITED) {
+        throw new VxmeshError('FAILED_PRECONDITION', `container ${c.name} is not running`);
+      }
+      return this.replaceContainer({ ...c, networks: [...c.networks, this.attachment(network, c.networks.length)] });
+    });
+  }
+
+  disconnectNetwork(container: string, network: string, force: boolean): Promise<void> {
+    this.calls.push(`disconnectNetwork ${container} ${network} force=${force}`);
+    return settle(() => {
+      const c = this.resolveContainer(container);
+      const target = c.networks.find((n) => n.networkId === network || n.networkName === network);
+      if (target === undefined) {
+        throw new VxmeshError('NOT_FOUND', `container ${c.name} is not connected to network ${network}`);
+      }
+      this.replaceContainer({ ...c, networks: c.networks.filter((n) => n !== target) });
+    });
   }
 
   close(): void {
