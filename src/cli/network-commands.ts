@@ -1,4 +1,5 @@
 import { Option } from 'commander';
+import { forEachRef } from './for-each-ref.js';
 import type { Command } from 'commander';
 import { VxmeshError } from '../common/errors.js';
 import type { CreateNetworkRequest } from '../gen/vxmesh/v1/control.js';
@@ -90,27 +91,6 @@ function createRequest(name: string, opts: CreateOptions): CreateNetworkRequest 
     ipamDriver: opts.ipamDriver,
     ipamOptions: pairsToMap(opts.ipamOpt),
   };
-}
-
-/**
- * Runs `fn` for every ref, in order, even after one fails, as docker does for multi-network
- * commands. Failures are collected into one AggregateError, printed one `Error:` line each.
- */
-async function forEachRef(refs: readonly string[], fn: (ref: string) => Promise<void>): Promise<void> {
-  const errors: unknown[] = [];
-  for (const ref of refs) {
-    try {
-      await fn(ref);
-    } catch (err) {
-      errors.push(err);
-    }
-  }
-  if (errors.length === 1) {
-    throw errors[0];
-  }
-  if (errors.length > 1) {
-    throw new AggregateError(errors, `${errors.length} networks failed`);
-  }
 }
 
 function isNotFound(err: unknown): boolean {
@@ -215,7 +195,7 @@ export function addNetworkCommands(program: Command, ctx: CliContext): void {
         const found: NetworkRecord[] = [];
         let failure: { readonly err: unknown } | undefined;
         try {
-          await forEachRef(refs, async (ref) => {
+          await forEachRef(refs, 'networks', async (ref) => {
             found.push(await daemon.getNetwork(ref));
           });
         } catch (err) {
@@ -240,7 +220,7 @@ export function addNetworkCommands(program: Command, ctx: CliContext): void {
     .argument('<network...>', 'networks to remove')
     .action(async (refs: string[], opts: ForceOptions, command: Command) => {
       await withDaemon(ctx, command, (daemon) =>
-        forEachRef(refs, (ref) => removeOne(ctx, daemon, ref, opts.force === true)),
+        forEachRef(refs, 'networks', (ref) => removeOne(ctx, daemon, ref, opts.force === true)),
       );
     });
 

@@ -1,4 +1,5 @@
 import { Option } from 'commander';
+import { forEachRef } from './for-each-ref.js';
 import type { Command } from 'commander';
 import { VxmeshError } from '../common/errors.js';
 import { NodeAvailability, NodeRole } from '../gen/vxmesh/v1/node.js';
@@ -42,27 +43,6 @@ async function resolveRef(daemon: DaemonApi, ref: string): Promise<string> {
     throw new VxmeshError('FAILED_PRECONDITION', 'this node is not part of a swarm');
   }
   return nodeId;
-}
-
-/**
- * Runs `fn` for every ref, in order, even after one fails, as docker does for multi-node
- * commands. Failures are collected into one AggregateError, printed one `Error:` line each.
- */
-async function forEachRef(refs: readonly string[], fn: (ref: string) => Promise<void>): Promise<void> {
-  const errors: unknown[] = [];
-  for (const ref of refs) {
-    try {
-      await fn(ref);
-    } catch (err) {
-      errors.push(err);
-    }
-  }
-  if (errors.length === 1) {
-    throw errors[0];
-  }
-  if (errors.length > 1) {
-    throw new AggregateError(errors, `${errors.length} nodes failed`);
-  }
 }
 
 /** Whether every failure in `err` (one error or an AggregateError) is a node that does not exist. */
@@ -109,7 +89,7 @@ export function addNodeCommands(program: Command, ctx: CliContext): void {
         const found: NodeRecord[] = [];
         let failure: { readonly err: unknown } | undefined;
         try {
-          await forEachRef(refs, async (ref) => {
+          await forEachRef(refs, 'nodes', async (ref) => {
             found.push(await daemon.getNode(await resolveRef(daemon, ref)));
           });
         } catch (err) {
@@ -136,7 +116,7 @@ export function addNodeCommands(program: Command, ctx: CliContext): void {
     .argument('<node...>', 'nodes to remove')
     .action(async (refs: string[], opts: RemoveOptions, command: Command) => {
       await withDaemon(ctx, command, (daemon) =>
-        forEachRef(refs, async (ref) => {
+        forEachRef(refs, 'nodes', async (ref) => {
           await daemon.removeNode(await resolveRef(daemon, ref), opts.force === true);
           output.out(`${ref}\n`);
         }),
@@ -145,7 +125,7 @@ export function addNodeCommands(program: Command, ctx: CliContext): void {
 
   const changeRole = (to: RoleName) => async (refs: string[], _opts: unknown, command: Command) => {
     await withDaemon(ctx, command, (daemon) =>
-      forEachRef(refs, async (ref) => {
+      forEachRef(refs, 'nodes', async (ref) => {
         const id = await resolveRef(daemon, ref);
         const shown = ref === SELF_REF ? id : ref;
         const current = await daemon.getNode(id);

@@ -24,15 +24,15 @@ export function link(name: string, fields: Partial<LinkState> = {}): LinkState {
 }
 
 /** A namespace state from links and optional other parts. */
-export function namespace(links: readonly LinkState[], fields: Partial<Omit<NamespaceState, 'links'>> = {}): NamespaceState {
+export function namespace(links: readonly LinkState[], fields: Partial<NamespaceState> = {}): NamespaceState {
   return {
-    links: new Map(links.map((l) => [l.name, l])),
     neighbours: [],
     fdb: [],
     routes: [],
     netnsIds: new Map(),
     sysctls: new Map(),
     ...fields,
+    links: new Map(links.map((l) => [l.name, l])),
   };
 }
 
