@@ -31,7 +31,7 @@ import { joinCluster, localAddressToward } from '../worker/join-cluster.js';
 import { AssignmentState } from '../worker/assignment-state.js';
 import { NodeAgent } from '../worker/node-agent.js';
 import type { ContainerRuntime } from '../worker/containers/container-runtime.js';
-import type { DataplaneDriver } from '../worker/dataplane-controller.js';
+import type { DataplaneReconciler } from '../worker/dataplane-controller.js';
 import { DebouncedWriter } from './debounced-writer.js';
 import { NodeWorkload } from './node-workload.js';
 import { soleHostAddress } from './advertise-address.js';
@@ -57,7 +57,7 @@ export interface DaemonOptions {
   /** Prefix of every network namespace this daemon creates; unique per daemon on a machine. */
   readonly namespacePrefix: string;
   /** Programs the kernel (src/vxlan); tests without a kernel pass a fake. */
-  readonly driver: DataplaneDriver;
+  readonly driver: DataplaneReconciler;
 }
 
 const NOT_A_MANAGER =

@@ -1,9 +1,9 @@
-import { VxmeshError } from '../common/errors.js';
-import type { DataplaneDriver } from '../worker/dataplane-controller.js';
+import { DataplaneDriver } from '../vxlan/dataplane-driver.js';
+import { ProcessCommandRunner } from '../vxlan/command-runner-process.js';
+import type { DataplaneReconciler } from '../worker/dataplane-controller.js';
 
-/** The kernel driver of this daemon. */
-export function createKernelDriver(_namespacePrefix: string): DataplaneDriver {
-  return {
-    reconcile: () => Promise.reject(new VxmeshError('FAILED_PRECONDITION', 'the kernel overlay driver is not wired in yet')),
-  };
+/** The real kernel driver: `ip`/`bridge`/`nft` batches in the daemon's own network namespace. */
+export function createKernelDriver(): DataplaneReconciler {
+  const driver = new DataplaneDriver({ runner: new ProcessCommandRunner() });
+  return { reconcile: (spec, signal) => driver.reconcile(spec, signal ? { signal } : {}) };
 }

@@ -1,6 +1,6 @@
 import { createLogger } from '../common/logger.js';
 import type { Clock } from '../common/clock.js';
-import type { DataplaneDriver } from '../worker/dataplane-controller.js';
+import type { DataplaneReconciler } from '../worker/dataplane-controller.js';
 import { DataplaneController } from '../worker/dataplane-controller.js';
 import { buildDataplaneSpec } from '../worker/dataplane-spec-builder.js';
 import { ContainerRuntime } from '../worker/containers/container-runtime.js';
@@ -24,7 +24,7 @@ export interface NodeWorkloadOptions {
   /** Last known cluster VXLAN port (saved state), until the session says it. */
   readonly dataPathPort: number;
   readonly agent: NodeAgent;
-  readonly driver: DataplaneDriver;
+  readonly driver: DataplaneReconciler;
   readonly clock: Clock;
 }
 

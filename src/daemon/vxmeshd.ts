@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     hostname: opts.hostname,
     clock: systemClock,
     namespacePrefix: opts.netnsPrefix,
-    driver: createKernelDriver(opts.netnsPrefix),
+    driver: createKernelDriver(),
   });
   let stopping = false;
   const stop = (signal: string): void => {

@@ -72,13 +72,6 @@ export interface FakeRoute {
   protocol: string;
 }
 
-let macCounter = 0;
-function randomishMac(): string {
-  macCounter++;
-  const b = [0x0a, (macCounter >> 24) & 0xff, (macCounter >> 16) & 0xff, (macCounter >> 8) & 0xff, macCounter & 0xff];
-  return ['fe', ...b.map((x) => x.toString(16).padStart(2, '0'))].join(':');
-}
-
 /** One network namespace. */
 export class FakeNamespace {
   readonly links = new Map<string, FakeLink>();
@@ -134,7 +127,7 @@ export class FakeNamespace {
       ifindex: this.kernel.nextIfindex(),
       kind: init.kind,
       mtu: init.mtu,
-      mac: init.mac ?? randomishMac(),
+      mac: init.mac ?? this.kernel.nextMac(),
       up: false,
       master: undefined,
       alias: undefined,
@@ -395,6 +388,7 @@ export class FakeKernel {
   readonly host: FakeNamespace;
   readonly #named = new Map<string, FakeNamespace>();
   #ifindex = 1;
+  #macs = 0;
 
   constructor() {
     this.host = new FakeNamespace(this, '');
@@ -402,6 +396,14 @@ export class FakeKernel {
 
   nextIfindex(): number {
     return ++this.#ifindex;
+  }
+
+  /** A MAC for a link created without one (the kernel's would be random; these start with fe:). */
+  nextMac(): string {
+    const n = ++this.#macs;
+    return ['fe', 0x0a, (n >> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]
+      .map((x) => (typeof x === 'string' ? x : x.toString(16).padStart(2, '0')))
+      .join(':');
   }
 
   /** Every live namespace, host first. */

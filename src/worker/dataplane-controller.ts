@@ -5,12 +5,12 @@ import type { NodeDataplaneSpec, ReconcileReport } from '../vxlan/dataplane-spec
 const log = createLogger('worker.dataplane');
 
 /** What the controller drives: makes the kernel match a spec (see src/vxlan). */
-export interface DataplaneDriver {
+export interface DataplaneReconciler {
   reconcile(spec: NodeDataplaneSpec, signal?: AbortSignal): Promise<ReconcileReport>;
 }
 
 export interface DataplaneControllerOptions {
-  readonly driver: DataplaneDriver;
+  readonly driver: DataplaneReconciler;
   /** The spec to converge to now; undefined while the node cannot build one (not a member yet). */
   readonly desired: () => NodeDataplaneSpec | undefined;
   readonly clock: Clock;

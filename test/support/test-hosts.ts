@@ -78,6 +78,13 @@ export interface TestHosts extends AsyncDisposable {
    * command itself (ip execs it). The caller stops it; {@link destroy} SIGKILLs any survivor.
    */
   spawn(host: TestHost | number, cmd: string, args?: readonly string[], options?: SpawnOptions): ChildProcess;
+  /**
+   * Like `spawn`, but enters only the host's network namespace (`nsenter --net`), keeping this
+   * machine's mount namespace. Needed for daemons that create named namespaces themselves:
+   * `ip netns exec` gives its child a private (slave) mount namespace, so the /run/netns bind
+   * mounts such a daemon makes would be invisible to everyone else.
+   */
+  spawnNetOnly(host: TestHost | number, cmd: string, args?: readonly string[], options?: SpawnOptions): ChildProcess;
   /** Cuts (`down`) or restores (`up`) the host's underlay link at the bridge, to simulate a partition. */
   setUnderlayLink(host: TestHost | number, state: 'up' | 'down'): Promise<void>;
   /**
@@ -198,6 +205,8 @@ export async function createTestHosts(options: CreateTestHostsOptions): Promise<
       runCommand('ip', ['netns', 'exec', resolveHost(host).netns, cmd, ...args], execOptions),
     spawn: (host, cmd, args = [], spawnOptions = {}) =>
       spawn('ip', ['netns', 'exec', resolveHost(host).netns, cmd, ...args], spawnOptions),
+    spawnNetOnly: (host, cmd, args = [], spawnOptions = {}) =>
+      spawn('nsenter', [`--net=/run/netns/${resolveHost(host).netns}`, cmd, ...args], spawnOptions),
     setUnderlayLink: async (host, state) => {
       await runCommand('ip', ['-n', underlayNetns, 'link', 'set', resolveHost(host).underlayPort, state]);
     },

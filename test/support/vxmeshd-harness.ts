@@ -207,7 +207,18 @@ export async function startVxmeshd(
   const socketPath = join(dir, 'vxmesh.sock');
   const address = `unix://${socketPath}`;
   const logPath = join(dir, 'vxmeshd.log');
-  const args = [VXMESHD_JS, '--data-root', dataRoot, '--socket', socketPath, '--hostname', hostname];
+  // Namespaces the daemon creates carry its host's name, so destroy() and the sweeper remove them.
+  const args = [
+    VXMESHD_JS,
+    '--data-root',
+    dataRoot,
+    '--socket',
+    socketPath,
+    '--hostname',
+    hostname,
+    '--netns-prefix',
+    `${testHost.netns}-`,
+  ];
 
   let entry: LiveEntry | undefined;
   let destroyed: Promise<void> | undefined;
@@ -233,7 +244,7 @@ export async function startVxmeshd(
     await appendFile(logPath, `=== vxmeshd ${hostname} starting at ${new Date().toISOString()} ===\n`);
     const fd = openSync(logPath, 'a');
     try {
-      const child = hosts.spawn(testHost, 'sh', ['-c', WATCHDOG, 'vxmeshd-watchdog', process.execPath, ...args], {
+      const child = hosts.spawnNetOnly(testHost, 'sh', ['-c', WATCHDOG, 'vxmeshd-watchdog', process.execPath, ...args], {
         stdio: ['pipe', fd, fd],
         env: { ...process.env, VXMESH_LOG: options.logLevel ?? 'info' },
       });

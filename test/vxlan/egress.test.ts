@@ -62,7 +62,10 @@ describe('egress bridge', () => {
       `require('node:net').createServer((s) => s.end(s.remoteAddress)).listen(18080, '${internet}', () => console.log('ready'));`,
     ]);
     try {
-      const lines = createInterface({ input: server.stdout! });
+      if (server.stdout === null) {
+        throw new Error('no stdout');
+      }
+      const lines = createInterface({ input: server.stdout });
       await once(lines, 'line');
       const seen = await env.execIn(c0, process.execPath, [
         '-e',

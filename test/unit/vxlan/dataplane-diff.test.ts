@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { diffDataplane } from '../../../src/vxlan/dataplane-diff.js';
 import type { DataplanePlan } from '../../../src/vxlan/dataplane-plan.js';
 import { scopeLabel } from '../../../src/vxlan/command-runner.js';
-import { NET_A, NET_B, baseSpec, overlay } from './fixtures.js';
+import { NET_A, NET_B, baseSpec, noEgress, overlay } from './fixtures.js';
 import { link, namespace, observed } from './state-builders.js';
 
 /** `stage tool [ns]: line` for every line of the plan. */
@@ -17,7 +17,7 @@ const OV_B = `vxd-o-${NET_B.slice(0, 12)}`;
 
 describe('diffDataplane', () => {
   it('orders a fresh node: registry, daemon (VXLAN, nft), overlay, container', () => {
-    const spec = { ...baseSpec(), egress: undefined, memberVteps: [] };
+    const spec = noEgress(baseSpec(), { memberVteps: [] });
     const { plan, errors } = diffDataplane(spec, observed({ namespaces: new Set(['c1']), containers: new Map([['c1', namespace([link('lo')])]]) }));
     expect(errors).toEqual([]);
     expect(plan.stages.map((s) => `${s.name}:${s.batches.map((b) => `${b.tool}/${scopeLabel(b.scope) || '-'}`).join(',')}`)).toEqual([
@@ -32,7 +32,7 @@ describe('diffDataplane', () => {
   it('tears a stale namespace down link by link before the registry deletes it', () => {
     const stale = 'vxd-o-zzzzzzzzzzzz';
     const { plan } = diffDataplane(
-      { ...baseSpec(), overlays: [], egress: undefined },
+      noEgress(baseSpec(), { overlays: [] }),
       observed({
         namespaces: new Set([stale, 'unrelated-o-x', 'c1']),
         overlays: new Map([[stale, namespace([link('lo'), link('vxlan0', { kind: 'vxlan' }), link('br0', { kind: 'bridge' })])]]),
@@ -52,7 +52,7 @@ describe('diffDataplane', () => {
     const c1 = namespace([link('lo'), link('eth0', { kind: 'veth', ifindex: 20, linkIndex: 10, linkNetnsId: 0 })], {
       netnsIds: new Map([[OV_A, 0]]),
     });
-    const spec = { ...baseSpec(), egress: undefined, overlays: [overlay(NET_B, 4098, 2, 'c1', 'eth0')] };
+    const spec = noEgress(baseSpec(), { overlays: [overlay(NET_B, 4098, 2, 'c1', 'eth0')] });
     const { plan } = diffDataplane(
       spec,
       observed({ namespaces: new Set([OV_A, 'c1']), overlays: new Map([[OV_A, ovA]]), containers: new Map([['c1', c1]]) }),
@@ -68,14 +68,14 @@ describe('diffDataplane', () => {
 
   it('deletes a foreign interface holding a claimed name explicitly, in the teardown stage', () => {
     const c1 = namespace([link('lo'), link('eth0', { kind: 'dummy' })]);
-    const spec = { ...baseSpec(), egress: undefined };
+    const spec = noEgress(baseSpec());
     const { plan } = diffDataplane(spec, observed({ namespaces: new Set(['c1']), containers: new Map([['c1', c1]]) }));
     expect(flat(plan)[0]).toBe('teardown ip [c1]: link del dev eth0');
   });
 
   it('keeps an ordinary deletion in its own namespace batch (one batch per namespace)', () => {
     const ov = namespace([link('lo'), link('dummy9', { kind: 'dummy' })]);
-    const spec = { ...baseSpec(), egress: undefined };
+    const spec = noEgress(baseSpec());
     const { plan } = diffDataplane(
       spec,
       observed({ namespaces: new Set([OV_A, 'c1']), overlays: new Map([[OV_A, ov]]), containers: new Map([['c1', namespace([link('lo')])]]) }),

@@ -4,7 +4,7 @@ import type { CommandRunner, KernelCommand, KernelCommandResult } from '../../..
 import { DataplaneDriver } from '../../../src/vxlan/dataplane-driver.js';
 import type { NodeDataplaneSpec, ReconcileReport } from '../../../src/vxlan/dataplane-spec.js';
 import { FakeKernel } from '../../../src/vxlan/fake-kernel.js';
-import { NET_A, NET_B, baseSpec, overlay, snapshot } from './fixtures.js';
+import { NET_A, NET_B, baseSpec, noEgress, overlay, snapshot } from './fixtures.js';
 
 const OV_A = `vxd-o-${NET_A.slice(0, 12)}`;
 const OV_B = `vxd-o-${NET_B.slice(0, 12)}`;
@@ -119,11 +119,11 @@ describe('DataplaneDriver on the fake kernel', () => {
     expect(runner.kernel.get('c2').links.has('eth0')).toBe(false);
 
     // Local endpoint leaves A; then egress goes.
-    await converge(driver, runner, { ...two, overlays: [{ ...a, localEndpoints: [] }], egress: { ...spec.egress!, attachments: [] } });
+    await converge(driver, runner, { ...two, overlays: [{ ...a, localEndpoints: [] }], egress: { bridge: 'vxgw0', gatewayCidr: '172.18.0.1/16', attachments: [] } });
     expect(runner.kernel.get(OV_A).links.has(`vec1epaaaa0000`)).toBe(false);
     expect(runner.kernel.get('c1').links.has('eth0')).toBe(false);
     expect(runner.kernel.get('c1').links.has('eth1')).toBe(false);
-    await converge(driver, runner, { ...two, overlays: [], egress: undefined } as NodeDataplaneSpec);
+    await converge(driver, runner, noEgress(two, { overlays: [] }));
     expect(runner.kernel.host.links.has('vxgw0')).toBe(false);
     expect([...(runner.kernel.host.nftTables.get('inet vxmesh')?.chains.keys() ?? [])]).toEqual(['input']);
     expect(runner.kernel.names().filter((n) => n.startsWith('vxd-'))).toEqual([]);
@@ -152,7 +152,7 @@ describe('DataplaneDriver on the fake kernel', () => {
     const { runner, driver } = setup();
     runner.kernel.addNamespace('other-o-aaaaaaaaaaaa');
     await ip(runner, undefined, 'link add name docker0 type bridge');
-    await converge(driver, runner, { ...baseSpec(), overlays: [], egress: undefined } as NodeDataplaneSpec);
+    await converge(driver, runner, noEgress(baseSpec(), { overlays: [] }));
     expect(runner.kernel.find('other-o-aaaaaaaaaaaa')).toBeDefined();
     expect(runner.kernel.host.links.has('docker0')).toBe(true);
   });

@@ -103,3 +103,9 @@ export function snapshot(kernel: FakeKernel): unknown {
     ),
   };
 }
+
+/** `spec` without egress, with `changes` applied. */
+export function noEgress(spec: NodeDataplaneSpec, changes: Partial<Omit<NodeDataplaneSpec, 'egress'>> = {}): NodeDataplaneSpec {
+  const { egress: _egress, ...rest } = spec;
+  return { ...rest, ...changes };
+}
