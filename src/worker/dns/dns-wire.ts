@@ -96,9 +96,10 @@ export function wireKey(name: string): string {
 
 /**
  * Decodes a wire-format name held as a latin1 key (no compression) to dotted form without the
- * trailing dot; the root is ''. The key must come from a validated question.
+ * trailing dot; the root is ''. Undefined when a label holds a '.' byte (the dotted form would
+ * name something else). The key must come from a validated question.
  */
-export function dottedName(key: string): string {
+export function dottedName(key: string): string | undefined {
   const labels: string[] = [];
   let p = 0;
   // Each step consumes at least one byte, so the loop ends within key.length iterations.
@@ -107,7 +108,11 @@ export function dottedName(key: string): string {
     if (len === 0) {
       break;
     }
-    labels.push(key.slice(p + 1, p + 1 + len));
+    const label = key.slice(p + 1, p + 1 + len);
+    if (label.includes('.')) {
+      return undefined;
+    }
+    labels.push(label);
     p += len + 1;
   }
   return labels.join('.');
