@@ -180,7 +180,8 @@ export class FakeCommandRunner implements CommandRunner {
     switch (`${object} ${verb}`) {
       case 'netns list': {
         return this.kernel.names().map((name) => {
-          const id = ns.peekIdOf(this.kernel.get(name));
+          const target = this.kernel.find(name);
+          const id = target === undefined ? undefined : ns.peekIdOf(target);
           return id === undefined ? { name } : { name, id };
         });
       }

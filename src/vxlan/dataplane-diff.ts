@@ -26,6 +26,11 @@ export interface DiffOptions {
   readonly daemonNamespace?: string;
   /** Namespaces that exist but could not be read this pass: left alone. */
   readonly unreadable?: ReadonlySet<string>;
+  /**
+   * Unreadable overlay namespaces whose registry entry is not a namespace (a killed
+   * `ip netns add`): deleted and, when in the spec, created again.
+   */
+  readonly broken?: ReadonlySet<string>;
   /** The nft table could not be read: no nft changes this pass. */
   readonly nftUnknown?: boolean;
 }
@@ -42,7 +47,8 @@ function deleteLine(name: string): string {
 
 /** Computes the plan that makes `observed` match `spec`. The spec must be valid. */
 export function diffDataplane(spec: NodeDataplaneSpec, observed: ObservedDataplane, options: DiffOptions = {}): DiffResult {
-  const unreadable = options.unreadable ?? new Set<string>();
+  const broken = options.broken ?? new Set<string>();
+  const unreadable = new Set([...(options.unreadable ?? [])].filter((n) => !broken.has(n)));
   const errors: string[] = [];
   const builder = new PlanBuilder();
   const ctx = {
@@ -135,8 +141,9 @@ export function diffDataplane(spec: NodeDataplaneSpec, observed: ObservedDatapla
     builder.add('teardown', 'ip', netnsScope(c.namespace), [deleteLine(c.name)]);
   }
 
-  // registry
-  builder.add('registry', 'ip', REGISTRY_SCOPE, staleNamespaces.map((n) => `netns del ${n}`));
+  // registry: deletions first, so a broken entry of a spec overlay can be created again.
+  const brokenInSpec = [...broken].filter((n) => inSpec.has(n)).sort();
+  builder.add('registry', 'ip', REGISTRY_SCOPE, [...staleNamespaces, ...brokenInSpec].map((n) => `netns del ${n}`));
   builder.add(
     'registry',
     'ip',

@@ -140,14 +140,17 @@ export class DataplaneDriver {
     });
     const { plan, errors } = diffDataplane(spec, read.observed, {
       unreadable: read.unreadable,
+      broken: read.broken,
       nftUnknown: read.nftUnknown,
       ...(this.#daemonNamespace === undefined ? {} : { daemonNamespace: this.#daemonNamespace }),
     });
-    const removedNamespaces = plan.stages
-      .filter((s) => s.name === 'registry')
-      .flatMap((s) => s.batches.flatMap((b) => b.lines))
+    const registry = plan.stages.filter((s) => s.name === 'registry').flatMap((s) => s.batches.flatMap((b) => b.lines));
+    const added = new Set(registry.filter((l) => l.startsWith('netns add ')).map((l) => l.slice('netns add '.length)));
+    // A broken entry deleted and added again was repaired, not removed.
+    const removedNamespaces = registry
       .filter((l) => l.startsWith('netns del '))
-      .map((l) => l.slice('netns del '.length));
+      .map((l) => l.slice('netns del '.length))
+      .filter((n) => !added.has(n));
     return { plan, errors: [...read.errors, ...errors], removedNamespaces };
   }
 

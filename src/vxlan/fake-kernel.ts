@@ -389,6 +389,8 @@ export class FakeKernel {
   readonly #named = new Map<string, FakeNamespace>();
   #ifindex = 1;
   #macs = 0;
+  /** Registry entries that are not namespaces (see {@link addBrokenEntry}). */
+  readonly #broken = new Set<string>();
 
   constructor() {
     this.host = new FakeNamespace(this, '');
@@ -411,9 +413,20 @@ export class FakeKernel {
     return [this.host, ...this.#named.values()];
   }
 
-  /** Registered names, in creation order. */
+  /** Registered names, in creation order (broken entries too, as `ip netns list` shows them). */
   names(): string[] {
-    return [...this.#named.keys()];
+    return [...this.#named.keys(), ...this.#broken];
+  }
+
+  /**
+   * Leaves `/run/netns/NAME` as a plain file, as an `ip netns add` killed before its bind mount
+   * does: listed, but unusable, and in the way of another `netns add`.
+   */
+  addBrokenEntry(name: string): void {
+    if (this.#named.has(name)) {
+      throw new FakeKernelError(`Cannot create namespace file "/run/netns/${name}": File exists`);
+    }
+    this.#broken.add(name);
   }
 
   /** The named namespace, or undefined. */
@@ -424,6 +437,9 @@ export class FakeKernel {
   /** The named namespace; throws like `ip -n` does when it does not exist. */
   get(name: string): FakeNamespace {
     const ns = this.#named.get(name);
+    if (this.#broken.has(name)) {
+      throw new FakeKernelError(`setting the network namespace "${name}" failed: Invalid argument`);
+    }
     if (ns === undefined) {
       throw new FakeKernelError(`Cannot open network namespace "${name}": No such file or directory`);
     }
@@ -432,7 +448,7 @@ export class FakeKernel {
 
   /** `ip netns add NAME` (also what a container runtime does). */
   addNamespace(name: string): FakeNamespace {
-    if (this.#named.has(name)) {
+    if (this.#named.has(name) || this.#broken.has(name)) {
       throw new FakeKernelError(`Cannot create namespace file "/run/netns/${name}": File exists`);
     }
     const ns = new FakeNamespace(this, name);
@@ -445,6 +461,9 @@ export class FakeKernel {
    * and so do VXLAN devices elsewhere whose socket lived in it.
    */
   deleteNamespace(name: string): void {
+    if (this.#broken.delete(name)) {
+      return; // `ip netns del` ignores the failed unmount and unlinks the file
+    }
     const ns = this.get(name);
     this.#named.delete(name);
     ns.alive = false;

@@ -17,6 +17,11 @@ export interface ReadResult {
   readonly observed: ObservedDataplane;
   /** Namespaces that exist but could not be read (vanished meanwhile, or a tool failed). */
   readonly unreadable: ReadonlySet<string>;
+  /**
+   * Of those, the ones whose /run/netns entry is not a namespace at all: an empty file left by an
+   * `ip netns add` killed between creating the file and bind-mounting the namespace on it.
+   */
+  readonly broken: ReadonlySet<string>;
   /** The nft table could not be listed for another reason than its absence. */
   readonly nftUnknown: boolean;
   readonly errors: readonly string[];
@@ -29,6 +34,9 @@ export class KernelReadError extends Error {
     this.name = 'KernelReadError';
   }
 }
+
+/** What `ip -n NAME` prints when /run/netns/NAME is a plain file instead of a namespace mount. */
+const BROKEN_NAMESPACE = /setting the network namespace "[^"]*" failed: Invalid argument/;
 
 type Show = 'netns' | 'addr' | 'neigh' | 'route';
 const SHOW_COMMAND: Record<Show, string> = {
@@ -152,6 +160,7 @@ export async function readDataplane(
   const { signal, concurrency = 8 } = options;
   const errors: string[] = [];
   const unreadable = new Set<string>();
+  const broken = new Set<string>();
 
   const [daemonShows, daemonSysctls, nft] = await Promise.all([
     readIp(runner, DAEMON_SCOPE, ['addr', 'netns'], signal).catch((err: unknown) => {
@@ -206,7 +215,12 @@ export async function readDataplane(
     } catch (err) {
       signal?.throwIfAborted();
       unreadable.add(job.name);
-      errors.push(`namespace ${job.name}: ${err instanceof Error ? err.message : String(err)}`);
+      if (job.kind === 'overlay' && err instanceof KernelReadError && BROKEN_NAMESPACE.test(err.message)) {
+        // Repaired by this pass (deleted, and re-created when in the spec): not an error.
+        broken.add(job.name);
+      } else {
+        errors.push(`namespace ${job.name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
       return undefined;
     }
   });
@@ -222,6 +236,7 @@ export async function readDataplane(
   return {
     observed: { namespaces, daemon, overlays, containers, nft: nft.table },
     unreadable,
+    broken,
     nftUnknown: nft.unknown,
     errors,
   };

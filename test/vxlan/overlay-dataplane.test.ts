@@ -3,6 +3,7 @@
  * container on each, pings across, idempotence, repair after tampering, removal, isolation of two
  * overlays, and restart after a pass killed halfway.
  */
+import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../support/command.js';
 import type { CommandRunner, KernelCommand } from '../../src/vxlan/command-runner.js';
@@ -222,6 +223,18 @@ describe('overlay dataplane on two hosts', () => {
       expect(report.errors, `killed at mutation ${killAt}`).toEqual([]);
       expect(commandCount(await restarted.reconcile(all[0] as NodeDataplaneSpec)), `killed at ${killAt}`).toBe(0);
     }
+    expect(await canPing(a0.containerNs, a1.ip)).toBe(true);
+  });
+
+  it('repairs the /run/netns entry of an `ip netns add` killed before its mount', async () => {
+    const all = specs([{ net: NET_A, endpoints: [a0, a1] }]);
+    const node = env.node(0);
+    const ov = all[0]?.overlays[0]?.namespace ?? '';
+    await node.driver.reconcile(specFor(node, env.nodes, []));
+    await writeFile(`/run/netns/${ov}`, '');
+    const report = await node.driver.reconcile(all[0] as NodeDataplaneSpec);
+    expect(report.errors).toEqual([]);
+    expect(report.removedNamespaces).toEqual([]);
     expect(await canPing(a0.containerNs, a1.ip)).toBe(true);
   });
 });

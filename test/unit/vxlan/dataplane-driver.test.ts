@@ -148,6 +148,15 @@ describe('DataplaneDriver on the fake kernel', () => {
     expect(runner.kernel.get('c1').link('eth0').kind).toBe('veth');
   });
 
+  it('repairs registry entries left by a killed `ip netns add`', async () => {
+    const { runner, driver } = setup();
+    runner.kernel.addBrokenEntry(OV_A);
+    runner.kernel.addBrokenEntry('vxd-o-stalestale00');
+    const report = await converge(driver, runner, baseSpec());
+    expect(report.removedNamespaces).toEqual(['vxd-o-stalestale00']);
+    expect(runner.kernel.get(OV_A).links.has('vxlan0')).toBe(true);
+  });
+
   it('never touches namespaces or daemon links that are not its own', async () => {
     const { runner, driver } = setup();
     runner.kernel.addNamespace('other-o-aaaaaaaaaaaa');
