@@ -288,7 +288,12 @@ export async function sweepStaleTestHosts(prefix: string = DEFAULT_TEST_HOSTS_PR
 
 /** Kills leftover processes, deletes the namespaces, then the marker; tolerates absent objects. */
 async function removeRun(prefix: string, namespaces: readonly string[]): Promise<void> {
-  await removeNamespaces(namespaces);
+  // Daemons under test create namespaces of their own (containers, overlays) named after their
+  // host, so everything carrying the run's prefix belongs to the run.
+  const derived = (await listNamespaces()).filter((ns) => ns.startsWith(prefix) && !namespaces.includes(ns));
+  await removeNamespaces([...derived, ...namespaces]);
+  // Their per-namespace /etc files (resolv.conf, hosts) go with them.
+  await Promise.all(derived.map((ns) => rm(join('/etc/netns', ns), { recursive: true, force: true })));
   await rm(markerPath(prefix), { force: true });
 }
 

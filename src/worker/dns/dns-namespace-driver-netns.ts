@@ -4,6 +4,7 @@ import { Socket as UdpSocket } from 'node:dgram';
 import { Server, Socket } from 'node:net';
 import { UnavailableError } from '../../common/errors.js';
 import { writeNamespaceEtc } from '../containers/network-namespaces.js';
+import { closeHandles } from './close-handles.js';
 import { BIND_RESOLVER_SOURCE, CONNECT_TCP_SOURCE } from './binder-child-source.js';
 import type { DnsNamespaceDriver, ResolverSockets } from './dns-namespace-driver.js';
 import { EMBEDDED_DNS_ADDRESS } from './resolv-conf.js';
@@ -57,7 +58,7 @@ export class NetnsDnsDriver implements DnsNamespaceDriver {
       !(upstream4 instanceof UdpSocket) ||
       (upstream6 !== undefined && !(upstream6 instanceof UdpSocket))
     ) {
-      closeAll(handles.values());
+      closeHandles(handles.values());
       throw new UnavailableError(`the DNS helper in ${namespace} sent unexpected sockets`);
     }
     return { udp, tcp, upstream4, upstream6 };
@@ -72,7 +73,7 @@ export class NetnsDnsDriver implements DnsNamespaceDriver {
     );
     const socket = handles.get('socket');
     if (!(socket instanceof Socket)) {
-      closeAll(handles.values());
+      closeHandles(handles.values());
       throw new UnavailableError(`the DNS helper in ${namespace} sent no connection to ${address}:${port}`);
     }
     return socket;
@@ -123,7 +124,7 @@ export class NetnsDnsDriver implements DnsNamespaceDriver {
         }
         if (err) {
           child.kill('SIGKILL');
-          closeAll(handles.values());
+          closeHandles(handles.values());
           reject(err);
         } else {
           resolve(handles);
@@ -142,7 +143,7 @@ export class NetnsDnsDriver implements DnsNamespaceDriver {
         const kind = messageKind(message);
         if (handle instanceof UdpSocket || handle instanceof Server || handle instanceof Socket) {
           if (settled || handles.has(kind)) {
-            closeAll([handle]);
+            closeHandles([handle]);
           } else {
             handles.set(kind, handle);
           }
@@ -195,19 +196,4 @@ function messageText(message: Serializable): string {
     return message.message;
   }
   return 'unknown error';
-}
-
-/** Closes sockets and servers; errors (already closed) are irrelevant on this path. */
-export function closeAll(handles: Iterable<Handle>): void {
-  for (const h of handles) {
-    try {
-      if (h instanceof Socket) {
-        h.destroy();
-      } else {
-        h.close();
-      }
-    } catch {
-      // Already closed.
-    }
-  }
 }

@@ -9,7 +9,7 @@ import { HEADER_BYTES } from './dns-wire.js';
 export function exchangeOverTcp(socket: Socket, query: Buffer, timeoutMs: number): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
     const id = query.readUInt16BE(0);
-    let buffered = Buffer.alloc(0);
+    let buffered: Buffer = Buffer.alloc(0);
     let done = false;
     const finish = (reply: Buffer | undefined): void => {
       if (done) {

@@ -1,0 +1,11 @@
+export { EmbeddedDns, DEFAULT_DNS_TTL_SECONDS } from './embedded-dns.js';
+export type { EmbeddedDnsOptions, ResolverStatus } from './embedded-dns.js';
+export type { DnsCounters } from './dns-counters.js';
+export type { DnsNamespaceDriver, ResolverSockets } from './dns-namespace-driver.js';
+export { NetnsDnsDriver } from './dns-namespace-driver-netns.js';
+export type { NetnsDnsDriverOptions } from './dns-namespace-driver-netns.js';
+export { LoopbackDnsDriver } from './dns-namespace-driver-loopback.js';
+export { dnsStateFromAssignments } from './dns-state-from-assignments.js';
+export type { DnsStateInputs } from './dns-state-from-assignments.js';
+export type { DnsContainer, DnsContainerNetwork, DnsEndpoint, DnsNetwork, DnsState } from './dns-state.js';
+export { EMBEDDED_DNS_ADDRESS } from './resolv-conf.js';
