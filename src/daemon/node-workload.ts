@@ -7,6 +7,8 @@ import { ContainerRuntime } from '../worker/containers/container-runtime.js';
 import type { NodeAgent } from '../worker/node-agent.js';
 import { ResourceClient } from '../worker/resource-client.js';
 import { underlayMtu } from '../worker/underlay-mtu.js';
+import { EmbeddedDns, NetnsDnsDriver, dnsStateFromAssignments } from '../worker/dns/index.js';
+import type { DnsNamespaceDriver } from '../worker/dns/index.js';
 import type { NodeDataplaneSpec } from '../vxlan/dataplane-spec.js';
 
 const log = createLogger('daemon.workload');
@@ -26,6 +28,8 @@ export interface NodeWorkloadOptions {
   readonly agent: NodeAgent;
   readonly driver: DataplaneReconciler;
   readonly clock: Clock;
+  /** Embedded DNS sockets and files in container namespaces; default: the real netns driver. */
+  readonly dnsDriver?: DnsNamespaceDriver;
 }
 
 /**
@@ -35,6 +39,8 @@ export interface NodeWorkloadOptions {
 export class NodeWorkload implements AsyncDisposable {
   readonly runtime: ContainerRuntime;
   readonly dataplane: DataplaneController;
+  /** The containers' resolvers at 127.0.0.11 (issue 7); records follow assignments and containers. */
+  readonly dns: EmbeddedDns;
   readonly #opts: NodeWorkloadOptions;
   #underlayMtu = 1500;
 
@@ -47,6 +53,17 @@ export class NodeWorkload implements AsyncDisposable {
       clock: opts.clock,
       resyncMs: RESYNC_MS,
     });
+    // --- Embedded DNS (issue 7): refreshed on every assignments message and container change.
+    this.dns = new EmbeddedDns({
+      driver: opts.dnsDriver ?? new NetnsDnsDriver(),
+      desired: () =>
+        dnsStateFromAssignments({
+          nodeId: opts.nodeId,
+          assignments: opts.agent.assignments.items.values(),
+          containers: this.runtime.list(true),
+          knownNetworks: this.runtime.networks,
+        }),
+    });
     this.runtime = new ContainerRuntime({
       dataRoot: opts.dataRoot,
       namespacePrefix: opts.namespacePrefix,
@@ -54,8 +71,15 @@ export class NodeWorkload implements AsyncDisposable {
       attach: (req) => resources.attach(req),
       detach: (endpointId) => resources.detach(endpointId),
       staleEndpoints: (network, ownerName) => this.#staleEndpoints(network, ownerName),
-      reconcile: () => this.dataplane.reconcileNow(),
+      reconcile: () => {
+        this.dns.refresh();
+        return this.dataplane.reconcileNow();
+      },
       egressSubnet: DEFAULT_EGRESS_SUBNET,
+      dns: {
+        prepare: (container) => this.dns.prepare(container),
+        release: (containerId) => this.dns.release(containerId),
+      },
     });
   }
 
@@ -64,6 +88,7 @@ export class NodeWorkload implements AsyncDisposable {
       log.warn({ err }, 'could not read the underlay MTU; assuming 1500');
       return 1500;
     });
+    await this.dns.start();
     await this.runtime.load();
     this.dataplane.start();
     // Converge from saved assignments at once: a restart must not wait for the managers.
@@ -72,6 +97,7 @@ export class NodeWorkload implements AsyncDisposable {
 
   /** Called when the assignments change. */
   onAssignments(): void {
+    this.dns.refresh();
     this.dataplane.request();
   }
 
@@ -119,6 +145,7 @@ export class NodeWorkload implements AsyncDisposable {
   async close(): Promise<void> {
     await this.dataplane.close();
     await this.runtime.close();
+    await this.dns.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

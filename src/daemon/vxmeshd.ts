@@ -25,7 +25,7 @@ async function main(): Promise<void> {
     hostname: opts.hostname,
     clock: systemClock,
     namespacePrefix: opts.netnsPrefix,
-    driver: createKernelDriver(),
+    driver: await createKernelDriver(),
   });
   let stopping = false;
   const stop = (signal: string): void => {

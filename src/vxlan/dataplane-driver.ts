@@ -17,6 +17,8 @@ import { NFT_COUNTER_DROPPED, NFT_TABLE } from './dataplane-names.js';
 import type { NodeDataplaneSpec, ReconcileReport } from './dataplane-spec.js';
 import { parseNftTable } from './kernel-json.js';
 import { readDataplane } from './kernel-reader.js';
+import { snapshotDataplane } from './kernel-snapshot.js';
+import type { DataplaneSnapshot } from './kernel-snapshot.js';
 import { executePlan } from './plan-executor.js';
 import { validateDataplaneSpec } from './spec-validation.js';
 
@@ -108,6 +110,21 @@ export class DataplaneDriver {
     return this.#serialize(async () => {
       const { plan, errors } = await this.#plan(spec, options.signal);
       return { plan, errors };
+    });
+  }
+
+  /**
+   * A canonical picture of what the driver owns in the kernel, for the namespaces `spec` names
+   * (see kernel-snapshot.ts): compare two of them to check that a restarted daemon converged to
+   * the same kernel as a clean run.
+   */
+  snapshot(spec: NodeDataplaneSpec, options: ReconcileOptions = {}): Promise<DataplaneSnapshot> {
+    return this.#serialize(async () => {
+      const read = await readDataplane(this.#runner, spec, {
+        concurrency: this.#readConcurrency,
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+      return snapshotDataplane(read.observed, spec.namespacePrefix);
     });
   }
 

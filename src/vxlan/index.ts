@@ -4,6 +4,7 @@ export type * from './dataplane-spec.js';
 export { DataplaneDriver } from './dataplane-driver.js';
 export type { CounterValue, DataplaneDriverOptions, PlannedPass, ReconcileOptions } from './dataplane-driver.js';
 export { KernelReadError } from './kernel-reader.js';
+export type { DataplaneSnapshot, LinkSnapshot } from './kernel-snapshot.js';
 export type { CommandRunner, CommandScope, KernelCommand, KernelCommandResult, KernelTool } from './command-runner.js';
 export { ProcessCommandRunner } from './command-runner-process.js';
 export type { ProcessCommandRunnerOptions } from './command-runner-process.js';

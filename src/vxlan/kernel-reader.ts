@@ -10,6 +10,7 @@ import { NFT_TABLE, overlayNamespacePrefix } from './dataplane-names.js';
 import type { NodeDataplaneSpec } from './dataplane-spec.js';
 import { parseFdb, parseJsonSequence, parseLinks, parseNeighbours, parseNetnsList, parseNftTable, parseRoutes } from './kernel-json.js';
 import type { NamespaceState, NftTableState, ObservedDataplane } from './kernel-state.js';
+import { mapLimited } from './map-limited.js';
 import { FORWARDING_SYSCTL } from './overlay-diff.js';
 
 /** Result of {@link readDataplane}. */
@@ -125,20 +126,6 @@ function namespaceState(shows: Map<Show, unknown>, fdb: unknown, sysctls: Map<st
     netnsIds: netns.ids,
     sysctls,
   };
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
-async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return results;
 }
 
 /** Options of {@link readDataplane}. */

@@ -7,6 +7,10 @@ import { scopeLabel } from './command-runner.js';
 import type { CommandRunner, KernelCommand } from './command-runner.js';
 import { parseBatchErrors } from './batch-errors.js';
 import type { CommandBatch, DataplanePlan } from './dataplane-plan.js';
+import { mapLimited } from './map-limited.js';
+
+/** Batches of one stage run at the same time (one process each), at most. */
+const DEFAULT_CONCURRENCY = 16;
 
 /** Outcome of {@link executePlan}. */
 export interface ExecuteResult {
@@ -63,13 +67,14 @@ async function runBatch(
 export async function executePlan(
   runner: CommandRunner,
   plan: DataplanePlan,
-  options: { readonly signal?: AbortSignal } = {},
+  options: { readonly signal?: AbortSignal; readonly concurrency?: number } = {},
 ): Promise<ExecuteResult> {
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   const commands = new Map<string, number>();
   const errors: string[] = [];
   for (const stage of plan.stages) {
     options.signal?.throwIfAborted();
-    const results = await Promise.all(stage.batches.map((b) => runBatch(runner, b, options.signal)));
+    const results = await mapLimited(stage.batches, concurrency, (b) => runBatch(runner, b, options.signal));
     for (const [i, batch] of stage.batches.entries()) {
       const label = scopeLabel(batch.scope);
       commands.set(label, (commands.get(label) ?? 0) + batch.lines.length);

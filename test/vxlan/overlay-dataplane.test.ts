@@ -199,6 +199,8 @@ describe('overlay dataplane on two hosts', () => {
     const all = specs([{ net: NET_A, endpoints: [a0, a1] }]);
     const node = env.node(0);
     const empty = specFor(node, env.nodes, []);
+    const clean = await node.driver.snapshot(all[0] as NodeDataplaneSpec);
+    expect(Object.keys(clean.overlays)).toHaveLength(1);
     for (let killAt = 1; killAt <= 6; killAt++) {
       await node.driver.reconcile(empty);
       let mutations = 0;
@@ -222,6 +224,7 @@ describe('overlay dataplane on two hosts', () => {
       const report = await restarted.reconcile(all[0] as NodeDataplaneSpec);
       expect(report.errors, `killed at mutation ${killAt}`).toEqual([]);
       expect(commandCount(await restarted.reconcile(all[0] as NodeDataplaneSpec)), `killed at ${killAt}`).toBe(0);
+      expect(await restarted.snapshot(all[0] as NodeDataplaneSpec), `killed at ${killAt}`).toEqual(clean);
     }
     expect(await canPing(a0.containerNs, a1.ip)).toBe(true);
   });

@@ -35,6 +35,20 @@ export interface ContainerRuntimeDeps {
   readonly reconcile: () => Promise<void>;
   /** Local egress subnet (docker_gwbridge's), e.g. "172.18.0.0/16"; containers get addresses from .2 up. */
   readonly egressSubnet: string;
+  /** The embedded DNS of container namespaces (issue 7); none: containers keep the host's resolv.conf. */
+  readonly dns?: ContainerDnsHooks;
+}
+
+/**
+ * How the runtime drives the embedded DNS: a container's resolver exists before its process
+ * starts (run, start, and for running containers again after a daemon restart) and is released
+ * before its namespace is deleted.
+ */
+export interface ContainerDnsHooks {
+  /** Writes the namespace's resolv.conf and binds its resolver; idempotent. @throws when it cannot bind. */
+  prepare(container: Container): Promise<void>;
+  /** Closes the container's resolver; never throws. */
+  release(containerId: string): Promise<void>;
 }
 
 /** A local endpoint as the dataplane needs it. */
@@ -74,6 +88,15 @@ export class ContainerRuntime {
       if (c.state === ContainerState.CONTAINER_STATE_RUNNING && !isAlive(c.pid)) {
         await this.#markExited(c.id, -1);
       }
+    }
+    // DNS: running containers get their resolver back (its sockets died with the old daemon).
+    const dns = this.#deps.dns;
+    if (dns) {
+      await Promise.all(
+        this.list(false).map((c) =>
+          dns.prepare(c).catch((err: unknown) => log.warn({ err, id: c.id }, 'could not restore the container resolver')),
+        ),
+      );
     }
     // Processes of a previous daemon are not our children: poll them for exit.
     this.#pollTimer = setInterval(() => void this.#pollOrphans(), 1000);
@@ -161,7 +184,9 @@ export class ContainerRuntime {
       for (const request of req.networks) {
         container = { ...container, networks: [...container.networks, await this.#attach(container, request)] };
       }
+      await this.#deps.dns?.prepare(container);
     } catch (err) {
+      await this.#deps.dns?.release(id);
       await this.#detachAll(container).catch(() => undefined);
       await deleteNamespace(namespace).catch(() => undefined);
       throw err;
@@ -341,6 +366,7 @@ export class ContainerRuntime {
         });
         attached = { ...attached, networks: [...attached.networks, { ...again, ifName: n.ifName, networkName: n.networkName }] };
       }
+      await this.#deps.dns?.prepare(attached);
     } catch (err) {
       await this.#detachAll(attached).catch(() => undefined);
       throw err;
@@ -397,6 +423,7 @@ export class ContainerRuntime {
     this.#containers.delete(id);
     await this.#records.remove(id);
     await this.#deps.reconcile();
+    await this.#deps.dns?.release(id);
     await deleteNamespace(c.namespace);
   }
 

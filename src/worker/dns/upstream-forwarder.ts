@@ -21,6 +21,8 @@ export interface UpstreamForwarderOptions {
   /** Forwarded queries in flight on the whole node; past it queries are REFUSED (Docker: 1024). */
   readonly maxInFlight: number;
   readonly counters: DnsCounters;
+  /** Port of the upstream servers. Default 53. */
+  readonly port?: number;
 }
 
 /** The outcome of a forward: the reply (with the client's ID), `busy`, or `failed` (all servers). */
@@ -93,7 +95,7 @@ export class UpstreamForwarder {
   ): Promise<Buffer | undefined> {
     const channel = isIP(server) === 6 ? route.udp6 : route.udp4;
     if (channel) {
-      const reply = await channel.exchange(msg, q.questionEnd, server, this.#opts.timeoutMs);
+      const reply = await channel.exchange(msg, q.questionEnd, server, this.#opts.port ?? UPSTREAM_PORT, this.#opts.timeoutMs);
       if (reply === undefined || !viaTcp || ((reply[2] ?? 0) & FLAG_TC) === 0) {
         return reply;
       }
@@ -102,7 +104,7 @@ export class UpstreamForwarder {
     // for the server's family.
     let socket: Socket;
     try {
-      socket = await route.connectTcp(server, UPSTREAM_PORT, AbortSignal.any([signal, AbortSignal.timeout(this.#opts.timeoutMs)]));
+      socket = await route.connectTcp(server, this.#opts.port ?? UPSTREAM_PORT, AbortSignal.any([signal, AbortSignal.timeout(this.#opts.timeoutMs)]));
     } catch {
       return undefined;
     }

@@ -3,6 +3,7 @@ import { FLAG_QR, HEADER_BYTES } from './dns-wire.js';
 
 interface Pending {
   readonly server: string;
+  readonly port: number;
   /** Lowercased question bytes (name, type, class) as latin1: the reply must repeat them. */
   readonly question: string;
   readonly timer: NodeJS.Timeout;
@@ -38,11 +39,11 @@ export class UpstreamUdpChannel {
   }
 
   /**
-   * Sends `query` (any ID; a copy is sent with a fresh one) to `server`:53 and resolves with the
-   * reply, or undefined on timeout, send failure, ID exhaustion or {@link close}. Never rejects.
+   * Sends `query` (any ID; a copy is sent with a fresh one) to `server`:`port` and resolves with
+   * the reply, or undefined on timeout, send failure, ID exhaustion or {@link close}. Never rejects.
    * @param questionEnd offset just past the query's question.
    */
-  exchange(query: Buffer, questionEnd: number, server: string, timeoutMs: number): Promise<Buffer | undefined> {
+  exchange(query: Buffer, questionEnd: number, server: string, port: number, timeoutMs: number): Promise<Buffer | undefined> {
     if (this.#closed) {
       return Promise.resolve(undefined);
     }
@@ -64,8 +65,8 @@ export class UpstreamUdpChannel {
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.#settle(id, undefined), timeoutMs);
       timer.unref();
-      this.#pending.set(id, { server, question, timer, resolve });
-      this.#socket.send(out, UPSTREAM_PORT, server, (err) => {
+      this.#pending.set(id, { server, port, question, timer, resolve });
+      this.#socket.send(out, port, server, (err) => {
         if (err) {
           this.#settle(id, undefined);
         }
@@ -79,7 +80,7 @@ export class UpstreamUdpChannel {
     }
     const id = msg.readUInt16BE(0);
     const p = this.#pending.get(id);
-    if (!p || rinfo.port !== UPSTREAM_PORT || rinfo.address !== p.server) {
+    if (!p || rinfo.port !== p.port || rinfo.address !== p.server) {
       return;
     }
     const end = HEADER_BYTES + p.question.length;

@@ -201,6 +201,28 @@ describe('DataplaneDriver on the fake kernel', () => {
     }
   });
 
+  it('snapshots what it owns, independent of ifindexes and kernel-chosen MACs', async () => {
+    const { runner, driver } = setup('host-a');
+    await converge(driver, runner, baseSpec());
+    const snap = await driver.snapshot(baseSpec());
+    const ov = snap.overlays[OV_A];
+    expect(ov?.links.find((l) => l.name === 'vxlan0')).toMatchObject({
+      master: 'br0',
+      vxlan: 'id 4097 port 4789 local 198.51.100.10 learning false proxy true l2miss true l3miss true socket host-a',
+    });
+    expect(ov?.links.find((l) => l.name === 'vec1epaaaa0000')?.peer).toBe('c1/eth0');
+    expect(ov?.fdb).toEqual(['vxlan0 02:42:0a:00:01:03 198.51.100.11 permanent']);
+    expect(snap.containers['c1']?.routes).toEqual(['default via 172.18.0.1 dev eth1']);
+    expect(snap.daemonLinks.map((l) => `${l.name} ${l.peer ?? ''}`)).toEqual(['gwc1c1c1c1c1c1 c1/eth1', 'vxgw0 ']);
+    expect(snap.nft?.chains['input']).toEqual(['vxmesh guard4 udp 4789', 'vxmesh guard6 udp 4789']);
+
+    // The same dataplane built on another kernel (other ifindexes, ids, MACs) snapshots equal.
+    const other = setup('host-a');
+    await ip(other.runner, undefined, 'link add name dummy7 type dummy');
+    await converge(other.driver, other.runner, baseSpec());
+    expect(await other.driver.snapshot(baseSpec())).toEqual(snap);
+  });
+
   it('rejects an invalid spec before touching anything', async () => {
     const { runner, driver } = setup();
     const bad = { ...baseSpec(), overlays: [{ ...overlay(NET_A, 4097, 1), namespace: 'elsewhere' }] };
