@@ -16,7 +16,7 @@ export function selectUpstreams(containerDns: readonly string[], hostServers: re
     ...new Set(
       list
         .map((s) => s.trim())
-        .filter((s) => isIP(s) !== 0 && !isLoopback(s))
+        .filter((s) => isIP(s) !== 0 && !s.includes('%') && !isLoopback(s))
         .map(canonical),
     ),
   ];
