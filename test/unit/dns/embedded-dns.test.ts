@@ -108,7 +108,7 @@ describe('EmbeddedDns (loopback driver)', () => {
   });
 
   it('a container prepared before it is in the state sees nothing until a refresh brings it in', async () => {
-    const current = { state: { ...state, containers: [] } };
+    const current: { state: DnsState } = { state: { ...state, containers: [] } };
     const { dns, driver } = start(current);
     await dns.start();
     await dns.prepare({ id: 'c-web2', namespace: 'ns-web2' });

@@ -1,7 +1,7 @@
 import { createSocket } from 'node:dgram';
 import type { Socket as UdpSocket } from 'node:dgram';
 import { connect, createServer } from 'node:net';
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDnsCounters } from '../../../src/worker/dns/dns-counters.js';
 import { parseQuery } from '../../../src/worker/dns/query-parser.js';
@@ -94,7 +94,7 @@ async function route(): Promise<UpstreamRoute & { tcpConnects: number }> {
     udp6: undefined,
     tcpConnects: 0,
     connectTcp: (address: string, port: number) =>
-      new Promise<import('node:net').Socket>((resolve, reject) => {
+      new Promise<Socket>((resolve, reject) => {
         r.tcpConnects++;
         const s = connect({ host: address, port });
         s.once('connect', () => resolve(s));
