@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCommand } from '../support/command.js';
 import { createTestHosts } from '../support/test-hosts.js';
 import type { TestHosts } from '../support/test-hosts.js';
 import { destroyAll, logTails, startVxmeshds, waitFor } from '../support/vxmeshd-harness.js';
@@ -41,8 +42,10 @@ describe('aliases and links walkthrough (2 daemons, dig/getent/ping by name)', (
       .filter((l) => l !== '')
       .sort();
   const status = async (container: string, name: string): Promise<string> =>
-    /status: (\w+)/.exec(await d(0).cliOk(['exec', container, '--', 'dig', '+tries=2', '+time=2', name]))?.[1] ?? 'no answer';
-  const ping = (container: string, name: string) => d(0).cli(['exec', container, '--', 'ping', '-c', '1', '-W', '1', name]);
+    /status: (\w+)/.exec(await d(0).cliOk(['exec', container, '--', 'dig', '+tries=2', '+time=2', name]))?.[1] ??
+    'no answer';
+  const ping = (container: string, name: string) =>
+    d(0).cli(['exec', container, '--', 'ping', '-c', '1', '-W', '1', name]);
   const eventuallyPings = async (container: string, name: string): Promise<void> => {
     await waitFor(async () => (await ping(container, name)).code === 0, 15_000, { what: `${container} pings ${name}` });
   };
@@ -76,8 +79,32 @@ describe('aliases and links walkthrough (2 daemons, dig/getent/ping by name)', (
 
   it('1. links on isolated_nw: container4 reaches c5 and container5 reaches c4; each link is private', async () => {
     // container5 does not exist yet when container4 links to it: links resolve when asked.
-    await d(0).cliOk(['run', '-d', '--name', 'container4', '--network', 'isolated_nw', '--link', 'container5:c5', '--', 'sleep', '600']);
-    await d(0).cliOk(['run', '-d', '--name', 'container5', '--network', 'isolated_nw', '--link', 'container4:c4', '--', 'sleep', '600']);
+    await d(0).cliOk([
+      'run',
+      '-d',
+      '--name',
+      'container4',
+      '--network',
+      'isolated_nw',
+      '--link',
+      'container5:c5',
+      '--',
+      'sleep',
+      '600',
+    ]);
+    await d(0).cliOk([
+      'run',
+      '-d',
+      '--name',
+      'container5',
+      '--network',
+      'isolated_nw',
+      '--link',
+      'container4:c4',
+      '--',
+      'sleep',
+      '600',
+    ]);
     const ip4 = await ipOf(0, 'container4', 'isolated_nw');
     const ip5 = await ipOf(0, 'container5', 'isolated_nw');
     expect(await dig('container4', 'c5')).toEqual([ip5]);
@@ -106,7 +133,19 @@ describe('aliases and links walkthrough (2 daemons, dig/getent/ping by name)', (
   });
 
   it('3. network-scoped aliases: app on isolated_nw and scoped-app on local_alias for container6 (other node)', async () => {
-    await d(1).cliOk(['run', '-d', '--name', 'container6', '--network', 'isolated_nw', '--network-alias', 'app', '--', 'sleep', '600']);
+    await d(1).cliOk([
+      'run',
+      '-d',
+      '--name',
+      'container6',
+      '--network',
+      'isolated_nw',
+      '--network-alias',
+      'app',
+      '--',
+      'sleep',
+      '600',
+    ]);
     await d(1).cliOk(['network', 'connect', '--alias', 'scoped-app', 'local_alias', 'container6']);
     const ip6 = await ipOf(1, 'container6', 'isolated_nw');
     const ip6local = await ipOf(1, 'container6', 'local_alias');
@@ -122,7 +161,19 @@ describe('aliases and links walkthrough (2 daemons, dig/getent/ping by name)', (
   });
 
   it('4. container7 shares app: both answer, shuffled; stopping container6 leaves container7', async () => {
-    await d(0).cliOk(['run', '-d', '--name', 'container7', '--network', 'isolated_nw', '--network-alias', 'app', '--', 'sleep', '600']);
+    await d(0).cliOk([
+      'run',
+      '-d',
+      '--name',
+      'container7',
+      '--network',
+      'isolated_nw',
+      '--network-alias',
+      'app',
+      '--',
+      'sleep',
+      '600',
+    ]);
     const ip6 = await ipOf(1, 'container6', 'isolated_nw');
     const ip7 = await ipOf(0, 'container7', 'isolated_nw');
     expect(await dig('container4', 'app')).toEqual([ip6, ip7].sort());
@@ -153,5 +204,25 @@ describe('aliases and links walkthrough (2 daemons, dig/getent/ping by name)', (
     expect(await dig('container5', 'container7')).toEqual([]);
     const namespaces = (await hosts?.exec(0, 'ip', ['netns', 'list']))?.stdout ?? '';
     expect(namespaces).not.toContain(`c-${(c?.Id ?? '').slice(0, 12)}`);
+  });
+
+  it('7. a daemon killed and restarted gives its running containers their resolver back', async () => {
+    await d(1).cliOk(['run', '-d', '--name', 'container8', '--network', 'local_alias', '--', 'sleep', '600']);
+    const ip5 = await ipOf(0, 'container5', 'local_alias');
+    const ask = async (): Promise<string> =>
+      (await d(1).cliOk(['exec', 'container8', '--', 'dig', '+short', '+tries=1', '+time=1', 'container5'])).trim();
+    await eventually(async () => (await ask()) === ip5, 'container8 resolves container5');
+    const [c8] = JSON.parse(await d(1).cliOk(['inspect', 'container8'])) as {
+      NetworkSettings: { SandboxKey: string };
+    }[];
+    const namespace = (c8?.NetworkSettings.SandboxKey ?? '').split('/').pop() ?? '';
+    await d(1).kill('SIGKILL');
+    // The sockets died with the daemon: nothing answers until it is back.
+    const dead = await runCommand('ip', ['netns', 'exec', namespace, 'dig', '+tries=1', '+time=1', 'container5'], {
+      check: false,
+    });
+    expect(dead.stdout).toMatch(/timed out|no servers/);
+    await d(1).restart();
+    await eventually(async () => (await ask()) === ip5, 'container8 resolves container5 after the restart');
   });
 });

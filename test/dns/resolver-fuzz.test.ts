@@ -56,7 +56,15 @@ describe('embedded DNS under garbage (in a namespace)', () => {
     const state: DnsState = {
       networks: [{ id: 'n', name: 'fuzz', subnets: ['10.13.0.0/24'], internal: false }],
       endpoints: [
-        { id: 'e1', networkId: 'n', ownerName: 'web', hostname: '', aliases: ['app'], ipv4Address: '10.13.0.5/24', ipv6Address: '' },
+        {
+          id: 'e1',
+          networkId: 'n',
+          ownerName: 'web',
+          hostname: '',
+          aliases: ['app'],
+          ipv4Address: '10.13.0.5/24',
+          ipv6Address: '',
+        },
       ],
       containers: [{ id: 'c', namespace: ns, networks: [{ networkId: 'n', networkName: 'fuzz', links: [] }], dns: [] }],
     };

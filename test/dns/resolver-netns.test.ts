@@ -28,7 +28,13 @@ describe('embedded DNS in container namespaces (dig, getent, dnsmasq upstream)',
     return hosts;
   };
 
-  const ep = (id: string, networkId: string, ownerName: string, ipv4Address: string, extra: Partial<DnsEndpoint> = {}): DnsEndpoint => ({
+  const ep = (
+    id: string,
+    networkId: string,
+    ownerName: string,
+    ipv4Address: string,
+    extra: Partial<DnsEndpoint> = {},
+  ): DnsEndpoint => ({
     id,
     networkId,
     ownerName,
@@ -51,8 +57,18 @@ describe('embedded DNS in container namespaces (dig, getent, dnsmasq upstream)',
       ep('e-r3', 'beta-id', 'r3', '10.12.0.3/24', { aliases: ['app'] }),
     ],
     containers: [
-      { id: 'ca', namespace: ns0, networks: [{ networkId: 'alpha-id', networkName: 'alpha', links: ['r1:friend'] }], dns: ['198.51.100.99', '198.51.100.12'] },
-      { id: 'cb', namespace: ns1, networks: [{ networkId: 'beta-id', networkName: 'beta', links: [] }], dns: ['198.51.100.12'] },
+      {
+        id: 'ca',
+        namespace: ns0,
+        networks: [{ networkId: 'alpha-id', networkName: 'alpha', links: ['r1:friend'] }],
+        dns: ['198.51.100.99', '198.51.100.12'],
+      },
+      {
+        id: 'cb',
+        namespace: ns1,
+        networks: [{ networkId: 'beta-id', networkName: 'beta', links: [] }],
+        dns: ['198.51.100.12'],
+      },
     ],
   });
   let current: DnsState = { networks: [], endpoints: [], containers: [] };
@@ -60,7 +76,11 @@ describe('embedded DNS in container namespaces (dig, getent, dnsmasq upstream)',
   const dig = async (host: number, args: string[]): Promise<string> =>
     (await h().exec(host, 'dig', ['+tries=2', '+time=3', ...args], { check: false })).stdout;
   const short = async (host: number, args: string[]): Promise<string[]> =>
-    (await dig(host, ['+short', ...args])).trim().split('\n').filter((l) => l !== '').sort();
+    (await dig(host, ['+short', ...args]))
+      .trim()
+      .split('\n')
+      .filter((l) => l !== '')
+      .sort();
   const status = async (host: number, args: string[]): Promise<string> =>
     /status: (\w+)/.exec(await dig(host, args))?.[1] ?? 'no answer';
 
@@ -71,16 +91,30 @@ describe('embedded DNS in container namespaces (dig, getent, dnsmasq upstream)',
     const big = Array.from({ length: 40 }, (_, i) => `192.0.2.${i + 1} big.example.test\n`).join('');
     await writeFile(hostsFile, `192.0.2.80 www.example.test\n${big}`);
     await writeFile(join(dir, 'empty.conf'), '');
-    upstream = h().spawn(2, 'dnsmasq', [
-      '-k', `--conf-file=${join(dir, 'empty.conf')}`, '--no-resolv', '--no-hosts', `--addn-hosts=${hostsFile}`,
-      '--listen-address=198.51.100.12', '--bind-interfaces', '--port=53', '--user=root', `--pid-file=${join(dir, 'dnsmasq.pid')}`,
-    ], { stdio: 'ignore' });
+    upstream = h().spawn(
+      2,
+      'dnsmasq',
+      [
+        '-k',
+        `--conf-file=${join(dir, 'empty.conf')}`,
+        '--no-resolv',
+        '--no-hosts',
+        `--addn-hosts=${hostsFile}`,
+        '--listen-address=198.51.100.12',
+        '--bind-interfaces',
+        '--port=53',
+        '--user=root',
+        `--pid-file=${join(dir, 'dnsmasq.pid')}`,
+      ],
+      { stdio: 'ignore' },
+    );
     current = base(h().host(0).netns, h().host(1).netns);
     dns = new EmbeddedDns({
       driver: new NetnsDnsDriver(),
       desired: () => current,
       // The host's own servers must never be used here: every container has --dns.
-      hostResolvConf: () => Promise.resolve({ nameservers: ['192.0.2.254'], search: ['corp.example'], options: ['timeout:2'] }),
+      hostResolvConf: () =>
+        Promise.resolve({ nameservers: ['192.0.2.254'], search: ['corp.example'], options: ['timeout:2'] }),
       forwardTimeoutMs: 500,
     });
     await dns.start();

@@ -56,7 +56,12 @@ export class ContainerResolver {
 
     const udp = sockets.udp;
     udp.on('message', (msg: Buffer, rinfo: RemoteInfo) => this.#onUdp(msg, rinfo));
-    udp.on('error', (err) => log.warn({ err }, 'resolver UDP socket error'));
+    // Send failures surface here (no callback per send on the hot path); counted, logged at debug
+    // only, since a flooding client could otherwise flood the log too.
+    udp.on('error', (err) => {
+      deps.counters.socketErrors++;
+      log.debug({ err }, 'resolver UDP socket error');
+    });
 
     const tcp = sockets.tcp;
     tcp.maxConnections = deps.maxTcpConnections;

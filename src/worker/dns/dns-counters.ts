@@ -25,6 +25,8 @@ export interface DnsCounters {
   /** TCP connections accepted / refused (over the per-container limit). */
   tcpConnections: number;
   tcpRejected: number;
+  /** Errors reported by a resolver's UDP socket (a reply that could not be sent, ENOBUFS). */
+  socketErrors: number;
 }
 
 export function createDnsCounters(): DnsCounters {
@@ -41,5 +43,6 @@ export function createDnsCounters(): DnsCounters {
     dropped: 0,
     tcpConnections: 0,
     tcpRejected: 0,
+    socketErrors: 0,
   };
 }

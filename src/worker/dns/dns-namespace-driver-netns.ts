@@ -102,7 +102,12 @@ export class NetnsDnsDriver implements DnsNamespaceDriver {
     }
   }
 
-  #spawnHelper(namespace: string, source: string, args: readonly string[], signal?: AbortSignal): Promise<Map<string, Handle>> {
+  #spawnHelper(
+    namespace: string,
+    source: string,
+    args: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Map<string, Handle>> {
     return new Promise((resolve, reject) => {
       const handles = new Map<string, Handle>();
       let stderr = '';
@@ -130,7 +135,8 @@ export class NetnsDnsDriver implements DnsNamespaceDriver {
           resolve(handles);
         }
       };
-      const onAbort = (): void => finish(new UnavailableError(`DNS helper in ${namespace} aborted`, { cause: signal?.reason }));
+      const onAbort = (): void =>
+        finish(new UnavailableError(`DNS helper in ${namespace} aborted`, { cause: signal?.reason }));
       const timer = setTimeout(
         () => finish(new UnavailableError(`DNS helper in ${namespace} did not finish within ${this.#timeoutMs} ms`)),
         this.#timeoutMs,
@@ -155,7 +161,9 @@ export class NetnsDnsDriver implements DnsNamespaceDriver {
           finish(new UnavailableError(`DNS helper in ${namespace}: ${messageText(message)}`));
         }
       });
-      child.on('error', (err) => finish(new UnavailableError(`cannot start the DNS helper in ${namespace}: ${err.message}`, { cause: err })));
+      child.on('error', (err) =>
+        finish(new UnavailableError(`cannot start the DNS helper in ${namespace}: ${err.message}`, { cause: err })),
+      );
       child.on('exit', (code, sig) =>
         finish(
           new UnavailableError(

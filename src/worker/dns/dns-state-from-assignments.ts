@@ -7,7 +7,7 @@ import type { DnsContainer, DnsEndpoint, DnsNetwork, DnsState } from './dns-stat
 export interface DnsStateInputs {
   /** This node's ID: its own container endpoints come from `containers`, not the assignments. */
   readonly nodeId: string;
-  /** What the managers pushed (networks, endpoints, peers). */
+  /** What the managers pushed (networks, endpoints, peers); any iterable, read once. */
   readonly assignments: Iterable<Assignment>;
   /** Every local container record (any state). */
   readonly containers: readonly Container[];
@@ -27,6 +27,8 @@ export interface DnsStateInputs {
  *   and --dns servers.
  */
 export function dnsStateFromAssignments(inputs: DnsStateInputs): DnsState {
+  // Read twice below: an iterator (e.g. a Map's values()) must be taken once.
+  const assignments = [...inputs.assignments];
   const networks = new Map<string, DnsNetwork>();
   const endpoints: DnsEndpoint[] = [];
   const addNetwork = (n: Network): void => {
@@ -39,7 +41,7 @@ export function dnsStateFromAssignments(inputs: DnsStateInputs): DnsState {
       });
     }
   };
-  for (const a of inputs.assignments) {
+  for (const a of assignments) {
     if (a.item?.$case === 'network') {
       addNetwork(a.item.value);
     }
@@ -47,7 +49,7 @@ export function dnsStateFromAssignments(inputs: DnsStateInputs): DnsState {
   for (const n of inputs.knownNetworks.values()) {
     addNetwork(n);
   }
-  for (const a of inputs.assignments) {
+  for (const a of assignments) {
     if (a.item?.$case !== 'endpoint') {
       continue;
     }

@@ -136,7 +136,12 @@ export class EmbeddedDns implements AsyncDisposable {
     let entry = this.#entries.get(container.id);
     if (!entry || entry.namespace !== container.namespace) {
       const previous = entry;
-      entry = { namespace: container.namespace, resolver: undefined, status: { phase: 'binding' }, op: previous?.op ?? Promise.resolve() };
+      entry = {
+        namespace: container.namespace,
+        resolver: undefined,
+        status: { phase: 'binding' },
+        op: previous?.op ?? Promise.resolve(),
+      };
       this.#entries.set(container.id, entry);
       if (previous) {
         const old = previous;

@@ -13,7 +13,8 @@ const SYSTEMD_RESOLVED_UPSTREAMS = '/run/systemd/resolve/resolv.conf';
  */
 export async function readHostResolvConf(path = '/etc/resolv.conf'): Promise<ResolvConf> {
   const main = parseResolvConf(await readFile(path, 'utf8').catch(() => ''));
-  const onlyLoopback = main.nameservers.length > 0 && main.nameservers.every((s) => s.startsWith('127.') || s === '::1');
+  const onlyLoopback =
+    main.nameservers.length > 0 && main.nameservers.every((s) => s.startsWith('127.') || s === '::1');
   if (!onlyLoopback) {
     return main;
   }

@@ -1,6 +1,14 @@
 import type { AskerContext, CachedAnswer } from './asker-context.js';
 import type { DnsCounters } from './dns-counters.js';
-import { CLASS_IN, MAX_MESSAGE_BYTES, PLAIN_UDP_LIMIT, Rcode, RrType, dottedName, encodeAnswerRecord } from './dns-wire.js';
+import {
+  CLASS_IN,
+  MAX_MESSAGE_BYTES,
+  PLAIN_UDP_LIMIT,
+  Rcode,
+  RrType,
+  dottedName,
+  encodeAnswerRecord,
+} from './dns-wire.js';
 import { resolveQuestion } from './name-resolution.js';
 import { parseQuery } from './query-parser.js';
 import type { ParsedQuery } from './query-parser.js';

@@ -95,7 +95,13 @@ export class UpstreamForwarder {
   ): Promise<Buffer | undefined> {
     const channel = isIP(server) === 6 ? route.udp6 : route.udp4;
     if (channel) {
-      const reply = await channel.exchange(msg, q.questionEnd, server, this.#opts.port ?? UPSTREAM_PORT, this.#opts.timeoutMs);
+      const reply = await channel.exchange(
+        msg,
+        q.questionEnd,
+        server,
+        this.#opts.port ?? UPSTREAM_PORT,
+        this.#opts.timeoutMs,
+      );
       if (reply === undefined || !viaTcp || ((reply[2] ?? 0) & FLAG_TC) === 0) {
         return reply;
       }
@@ -104,7 +110,11 @@ export class UpstreamForwarder {
     // for the server's family.
     let socket: Socket;
     try {
-      socket = await route.connectTcp(server, this.#opts.port ?? UPSTREAM_PORT, AbortSignal.any([signal, AbortSignal.timeout(this.#opts.timeoutMs)]));
+      socket = await route.connectTcp(
+        server,
+        this.#opts.port ?? UPSTREAM_PORT,
+        AbortSignal.any([signal, AbortSignal.timeout(this.#opts.timeoutMs)]),
+      );
     } catch {
       return undefined;
     }

@@ -43,7 +43,13 @@ export class UpstreamUdpChannel {
    * the reply, or undefined on timeout, send failure, ID exhaustion or {@link close}. Never rejects.
    * @param questionEnd offset just past the query's question.
    */
-  exchange(query: Buffer, questionEnd: number, server: string, port: number, timeoutMs: number): Promise<Buffer | undefined> {
+  exchange(
+    query: Buffer,
+    questionEnd: number,
+    server: string,
+    port: number,
+    timeoutMs: number,
+  ): Promise<Buffer | undefined> {
     if (this.#closed) {
       return Promise.resolve(undefined);
     }
@@ -84,7 +90,11 @@ export class UpstreamUdpChannel {
       return;
     }
     const end = HEADER_BYTES + p.question.length;
-    if (msg.readUInt16BE(4) !== 1 || msg.length < end || msg.toString('latin1', HEADER_BYTES, end).toLowerCase() !== p.question) {
+    if (
+      msg.readUInt16BE(4) !== 1 ||
+      msg.length < end ||
+      msg.toString('latin1', HEADER_BYTES, end).toLowerCase() !== p.question
+    ) {
       return;
     }
     this.#settle(id, msg);

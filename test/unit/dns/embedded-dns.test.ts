@@ -62,7 +62,8 @@ function start(current: { state: DnsState }, driver = new LoopbackDnsDriver()) {
   const dns = new EmbeddedDns({
     driver,
     desired: () => current.state,
-    hostResolvConf: () => Promise.resolve({ nameservers: ['192.0.2.1'], search: ['corp.example'], options: ['ndots:4', 'edns0'] }),
+    hostResolvConf: () =>
+      Promise.resolve({ nameservers: ['192.0.2.1'], search: ['corp.example'], options: ['ndots:4', 'edns0'] }),
     ttlSeconds: 5,
   });
   closers.push(() => dns.close());
@@ -98,7 +99,13 @@ describe('EmbeddedDns (loopback driver)', () => {
     current.state = { ...state, endpoints: state.endpoints.filter((e) => e.ownerName !== 'db') };
     dns.refresh();
     expect((await udpQuery(p1, buildQuery('db', T.A)))?.rcode).toBe(3);
-    expect(dns.counters).toMatchObject({ udpQueries: 3, tcpQueries: 2, nxdomain: 2, localAnswers: 3, tcpConnections: 1 });
+    expect(dns.counters).toMatchObject({
+      udpQueries: 3,
+      tcpQueries: 2,
+      nxdomain: 2,
+      localAnswers: 3,
+      tcpConnections: 1,
+    });
 
     // Released: the sockets are closed, nothing answers any more.
     await dns.release('c-web1');

@@ -11,7 +11,13 @@ export const networks: DnsNetwork[] = [
   { id: 'n-int', name: 'intra', subnets: ['10.4.0.0/24'], internal: true },
 ];
 
-const ep = (id: string, networkId: string, ownerName: string, v4: string, extra: Partial<DnsEndpoint> = {}): DnsEndpoint => ({
+const ep = (
+  id: string,
+  networkId: string,
+  ownerName: string,
+  v4: string,
+  extra: Partial<DnsEndpoint> = {},
+): DnsEndpoint => ({
   id,
   networkId,
   ownerName,
@@ -41,8 +47,18 @@ export const containers: DnsContainer[] = [
     ],
     dns: ['192.0.2.53'],
   },
-  { id: 'c-web2', namespace: 'ns-web2', networks: [{ networkId: 'n-front', networkName: 'front', links: [] }], dns: [] },
-  { id: 'c-vault', namespace: 'ns-vault', networks: [{ networkId: 'n-int', networkName: 'intra', links: [] }], dns: [] },
+  {
+    id: 'c-web2',
+    namespace: 'ns-web2',
+    networks: [{ networkId: 'n-front', networkName: 'front', links: [] }],
+    dns: [],
+  },
+  {
+    id: 'c-vault',
+    namespace: 'ns-vault',
+    networks: [{ networkId: 'n-int', networkName: 'intra', links: [] }],
+    dns: [],
+  },
 ];
 
 export const state: DnsState = { networks, endpoints, containers };

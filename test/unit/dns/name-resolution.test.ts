@@ -14,7 +14,9 @@ function brief(r: Resolution): string {
   if (r.kind === 'forward') {
     return 'forward';
   }
-  const data = r.records.map((x) => ('address' in x ? x.address : x.type === 'PTR' ? x.target : `${x.port} ${x.target}`));
+  const data = r.records.map((x) =>
+    'address' in x ? x.address : x.type === 'PTR' ? x.target : `${x.port} ${x.target}`,
+  );
   return `${r.rcode}: ${data.sort().join(' ')}`.trim();
 }
 
@@ -77,9 +79,11 @@ describe('resolveQuestion', () => {
 
   it('PTR for the asker’s networks gives <name>.<network>; other cluster addresses are NXDOMAIN, outside ones forwarded', () => {
     expect(brief(resolveQuestion(table, web1, '5.0.2.10.in-addr.arpa', T.PTR))).toBe('NOERROR: db.back');
-    expect(brief(resolveQuestion(table, web1, '5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.0.0.0.d.f.ip6.arpa', T.PTR))).toBe(
-      'NOERROR: db.back',
-    );
+    expect(
+      brief(
+        resolveQuestion(table, web1, '5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.2.0.0.0.0.0.d.f.ip6.arpa', T.PTR),
+      ),
+    ).toBe('NOERROR: db.back');
     expect(brief(resolveQuestion(table, web1, '5.0.2.10.in-addr.arpa', T.A))).toBe('NOERROR:');
     expect(brief(resolveQuestion(table, web2, '5.0.2.10.in-addr.arpa', T.PTR))).toBe('NXDOMAIN:');
     expect(brief(resolveQuestion(table, web1, '9.0.3.10.in-addr.arpa', T.PTR))).toBe('NXDOMAIN:');

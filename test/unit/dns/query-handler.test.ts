@@ -54,7 +54,11 @@ describe('QueryHandler', () => {
 
   it('NXDOMAIN for missing cluster names; PTR and NODATA as resolved', () => {
     const { handler, ctx, counters } = setup();
-    expect(reply(handler.handle(buildQuery('ghost', T.A), ctx, 'udp'))).toMatchObject({ rcode: 3, aa: true, answers: [] });
+    expect(reply(handler.handle(buildQuery('ghost', T.A), ctx, 'udp'))).toMatchObject({
+      rcode: 3,
+      aa: true,
+      answers: [],
+    });
     expect(reply(handler.handle(buildQuery('5.0.2.10.in-addr.arpa', T.PTR), ctx, 'udp')).answers).toEqual([
       { name: '5.0.2.10.in-addr.arpa', type: T.PTR, ttl: 10, data: 'db.back' },
     ]);
@@ -67,7 +71,9 @@ describe('QueryHandler', () => {
     const out = handler.handle(buildQuery('www.example.com', T.A), ctx, 'udp');
     expect(out).toMatchObject({ kind: 'forward', upstreams: ['192.0.2.53'], query: { qtype: T.A } });
     const web2 = setup('c-web2');
-    expect(web2.handler.handle(buildQuery('www.example.com', T.A), web2.ctx, 'udp')).toMatchObject({ upstreams: ['198.51.100.53'] });
+    expect(web2.handler.handle(buildQuery('www.example.com', T.A), web2.ctx, 'udp')).toMatchObject({
+      upstreams: ['198.51.100.53'],
+    });
     const internal = setup('c-vault');
     const r = reply(internal.handler.handle(buildQuery('www.example.com', T.A, { id: 5 }), internal.ctx, 'udp'));
     expect(r).toMatchObject({ id: 5, rcode: 2, ra: false, answers: [] });
@@ -141,7 +147,12 @@ describe('QueryHandler', () => {
   it('a label holding a dot byte is not taken for two labels', () => {
     const { handler, ctx } = setup();
     // One label "web1.front" (10 bytes with a '.' inside): not the name web1.front.
-    const q = Buffer.concat([buildQuery('x', T.A).subarray(0, 12), Buffer.from([10]), Buffer.from('web1.front'), Buffer.from([0, 0, 1, 0, 1])]);
+    const q = Buffer.concat([
+      buildQuery('x', T.A).subarray(0, 12),
+      Buffer.from([10]),
+      Buffer.from('web1.front'),
+      Buffer.from([0, 0, 1, 0, 1]),
+    ]);
     expect(handler.handle(q, ctx, 'udp')).toMatchObject({ kind: 'forward' });
   });
 

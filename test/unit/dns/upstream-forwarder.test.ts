@@ -84,7 +84,13 @@ async function fakeUpstream(address: string, port: number, behaviour: Behaviour)
 async function route(): Promise<UpstreamRoute & { tcpConnects: number }> {
   const socket = createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind({ address: '127.0.0.1', port: 0 }, resolve));
-  const channel = new UpstreamUdpChannel(socket, ((r) => () => Math.floor(r() * 65536))(seededRandom(3)));
+  const channel = new UpstreamUdpChannel(
+    socket,
+    (
+      (r) => () =>
+        Math.floor(r() * 65536)
+    )(seededRandom(3)),
+  );
   opened.push(() => {
     channel.close();
     socket.close();
@@ -136,7 +142,14 @@ describe('UpstreamForwarder', () => {
     const { fwd } = forwarder(port, 10, 200);
     const msg = buildQuery('x.example.org', T.A, { id: 1 });
     const started = Date.now();
-    const out = await fwd.forward(msg, parseQuery(msg) as ParsedQuery, ['127.0.0.1', '127.0.0.2', '127.0.0.3'], await route(), false, never);
+    const out = await fwd.forward(
+      msg,
+      parseQuery(msg) as ParsedQuery,
+      ['127.0.0.1', '127.0.0.2', '127.0.0.3'],
+      await route(),
+      false,
+      never,
+    );
     expect(decodeResponse(out as Buffer).answers).toHaveLength(2);
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
     expect([silent.queries.udp, failing.queries.udp, good.queries.udp]).toEqual([1, 1, 1]);
@@ -173,10 +186,14 @@ describe('UpstreamForwarder', () => {
     const { fwd } = forwarder(port);
     const r = await route();
     const msg = buildQuery('big.example.org', T.A, { id: 7 });
-    const viaUdp = decodeResponse((await fwd.forward(msg, parseQuery(msg) as ParsedQuery, ['127.0.0.1'], r, false, never)) as Buffer);
+    const viaUdp = decodeResponse(
+      (await fwd.forward(msg, parseQuery(msg) as ParsedQuery, ['127.0.0.1'], r, false, never)) as Buffer,
+    );
     expect(viaUdp).toMatchObject({ id: 7, tc: true });
     expect(r.tcpConnects).toBe(0);
-    const viaTcp = decodeResponse((await fwd.forward(msg, parseQuery(msg) as ParsedQuery, ['127.0.0.1'], r, true, never)) as Buffer);
+    const viaTcp = decodeResponse(
+      (await fwd.forward(msg, parseQuery(msg) as ParsedQuery, ['127.0.0.1'], r, true, never)) as Buffer,
+    );
     expect(viaTcp).toMatchObject({ id: 7, tc: false });
     expect(viaTcp.answers).toHaveLength(40);
     expect(r.tcpConnects).toBe(1);
