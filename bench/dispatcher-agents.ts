@@ -239,6 +239,7 @@ class SimAgent {
           appliedVersion: this.#state.resultsIn?.toString() ?? '',
           lastError: '',
           itemCount: this.#state.items.size,
+          resolver: undefined,
         };
         client.heartbeat(
           { sessionId: this.#sessionId, status },

@@ -9,6 +9,8 @@ import {
   parseAliasFlag,
   parseContainerName,
   parseDnsFlag,
+  parseDnsOptionFlag,
+  parseDnsSearchFlag,
   parseIpv4Flag,
   parseIpv6Flag,
   parseLinkFlag,
@@ -100,6 +102,16 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
     )
     .option('-h, --hostname <NAME>', 'hostname inside the container (default: the short ID)')
     .option('--dns <IP>', 'DNS server for names outside the cluster; repeatable', parseDnsFlag)
+    .option(
+      '--dns-search <DOMAIN>',
+      "search domain for the container's resolv.conf, instead of the host's; repeatable",
+      parseDnsSearchFlag,
+    )
+    .option(
+      '--dns-option <OPT>',
+      "resolv.conf option (e.g. ndots:2), instead of the host's; repeatable",
+      parseDnsOptionFlag,
+    )
     .option('--create-only', 'create and attach, but do not start (docker create)')
     .argument('[command...]', 'command and arguments to run; options end at the first of them, as in docker')
     .action(async (command: string[], opts: RunOptions, cmd: Command) => {

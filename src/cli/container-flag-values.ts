@@ -44,6 +44,39 @@ export function parseDnsFlag(value: string, previous: readonly string[] | undefi
   return [...(previous ?? []), value];
 }
 
+/** docker's domainRegexp: dot-separated labels of letters, digits and inner hyphens, optional final dot. */
+const SEARCH_DOMAIN =
+  /^((?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*)\.?$/;
+
+/**
+ * `--dns-search`: a search domain for the container's resolv.conf, checked as docker's
+ * ValidateDNSSearch does (labels, at least one letter, under 255 characters, a final "." dropped;
+ * "." alone means "no search domains"); repeatable. Accumulates into `previous`.
+ */
+export function parseDnsSearchFlag(value: string, previous: readonly string[] | undefined): string[] {
+  const trimmed = value.trim();
+  if (trimmed === '.') {
+    return [...(previous ?? []), trimmed];
+  }
+  const domain = SEARCH_DOMAIN.exec(trimmed)?.[1];
+  if (domain === undefined || domain.length >= 255 || !/[a-zA-Z]/.test(domain)) {
+    throw new FlagValueError('Expected a DNS domain such as example.com (or "." for none).');
+  }
+  return [...(previous ?? []), domain];
+}
+
+/**
+ * `--dns-option`: one resolv.conf option such as ndots:2 or edns0; repeatable. Only its shape is
+ * checked (one word): the resolver library ignores options it does not know, as with docker.
+ * Accumulates into `previous`.
+ */
+export function parseDnsOptionFlag(value: string, previous: readonly string[] | undefined): string[] {
+  if (value === '' || /\s/.test(value)) {
+    throw new FlagValueError('Expected one resolv.conf option without spaces, such as ndots:2.');
+  }
+  return [...(previous ?? []), value];
+}
+
 /** `--network`: a network name, ID or ID prefix; repeatable. Accumulates into `previous`. */
 export function parseNetworkFlag(value: string, previous: readonly string[] | undefined): string[] {
   if (value.trim() === '') {

@@ -83,6 +83,10 @@ export interface DockerContainerJson {
     readonly AutoRemove: boolean;
     /** --dns servers; [] when none. */
     readonly Dns: readonly string[];
+    /** --dns-option values; [] when none (the host's options then apply). */
+    readonly DnsOptions: readonly string[];
+    /** --dns-search domains; [] when none (the host's search domains then apply). */
+    readonly DnsSearch: readonly string[];
   };
   readonly Config: {
     readonly Hostname: string;
@@ -179,7 +183,12 @@ export function dockerContainerJson(container: Container): DockerContainerJson {
       FinishedAt: rfc3339FromMillis(container.finishedAt),
     },
     Name: `/${container.name}`,
-    HostConfig: { AutoRemove: container.autoRemove, Dns: [...container.dns] },
+    HostConfig: {
+      AutoRemove: container.autoRemove,
+      Dns: [...container.dns],
+      DnsOptions: [...container.dnsOptions],
+      DnsSearch: [...container.dnsSearch],
+    },
     Config: { Hostname: container.hostname, Cmd: [...container.command] },
     NetworkSettings: {
       SandboxKey: container.namespace === '' ? '' : `${NETNS_DIR}/${container.namespace}`,

@@ -23,6 +23,9 @@ export interface RunOptions {
   readonly link?: readonly string[];
   readonly hostname?: string;
   readonly dns?: readonly string[];
+  readonly dnsSearch?: readonly string[];
+  /** commander names `--dns-option`'s values after the flag, in the singular. */
+  readonly dnsOption?: readonly string[];
   readonly createOnly?: boolean;
 }
 
@@ -86,6 +89,8 @@ export function runContainerRequest(opts: RunOptions, command: readonly string[]
       ),
     ),
     dns: [...(opts.dns ?? [])],
+    dnsSearch: [...(opts.dnsSearch ?? [])],
+    dnsOptions: [...(opts.dnsOption ?? [])],
     autoRemove: opts.rm === true,
     createOnly: opts.createOnly === true,
   };

@@ -1,3 +1,4 @@
+import type { Endpoint } from '../gen/vxmesh/v1/endpoint.js';
 import type { SubnetAllocation, SubnetUsage } from '../gen/vxmesh/v1/network.js';
 import type { NetworkRecord } from './daemon-api.js';
 import { goMap } from './go-map.js';
@@ -20,11 +21,31 @@ export interface DockerSubnetStatus {
 }
 
 /**
+ * One entry of docker's `Containers` map (`EndpointResource`), with docker's fields in docker's
+ * order, plus the endpoint's network-scoped aliases.
+ */
+export interface DockerNetworkContainer {
+  /** Container (or task) name. */
+  readonly Name: string;
+  readonly EndpointID: string;
+  readonly MacAddress: string;
+  /** With prefix length, e.g. "10.0.1.5/24", as docker prints it; "" without IPv4. */
+  readonly IPv4Address: string;
+  readonly IPv6Address: string;
+  /**
+   * vxmesh's own addition (docker shows aliases only in container inspect): --network-alias /
+   * connect --alias on this network; [] when none, so `jq '.Aliases[]'` works on every entry.
+   */
+  readonly Aliases: readonly string[];
+}
+
+/**
  * docker's `network.Inspect` of a swarm overlay (REFERENCE.md section 8.1), with its field names
- * and order, so `jq` filters written for `docker network inspect` work unchanged. Fields vxmesh
- * cannot fill yet keep docker's empty form: `Containers` is `{}`, and `Peers` (omitempty) is left
- * out until the managers track endpoints. `Services` appears only with docker's --verbose, which
- * vxmesh does not offer yet. `Status` is the per-subnet usage docker 29 prints; vxmesh always has it.
+ * and order, so `jq` filters written for `docker network inspect` work unchanged. `Containers`
+ * lists every endpoint on the network cluster-wide (docker lists only the answering node's
+ * containers), keyed by container ID. `Peers` (omitempty) is left out, and `Services` appears only
+ * with docker's --verbose, which vxmesh does not offer yet. `Status` is the per-subnet usage
+ * docker 29 prints; vxmesh always has it.
  */
 export interface DockerNetworkJson {
   readonly Name: string;
@@ -48,7 +69,8 @@ export interface DockerNetworkJson {
   /** vxmesh has no config-only networks, so both keep docker's zero values. */
   readonly ConfigFrom: { readonly Network: string };
   readonly ConfigOnly: false;
-  readonly Containers: Readonly<Record<string, never>>;
+  /** Keyed by container ID (endpoint ID for an endpoint without owner), sorted as Go writes maps. */
+  readonly Containers: Readonly<Record<string, DockerNetworkContainer>>;
   /** Driver options as the manager recorded them, including the vxlanid_list written back. */
   readonly Options: Readonly<Record<string, string>>;
   readonly Labels: Readonly<Record<string, string>>;
@@ -68,6 +90,21 @@ function ipamConfig(subnet: SubnetAllocation): DockerIpamConfig {
 
 function subnetStatuses(usage: readonly SubnetUsage[]): Record<string, DockerSubnetStatus> {
   return goMap(Object.fromEntries(usage.map((u) => [u.subnet, { IPsInUse: u.inUse, DynamicIPsAvailable: u.free }])));
+}
+
+function networkContainer(endpoint: Endpoint): DockerNetworkContainer {
+  return {
+    Name: endpoint.ownerName,
+    EndpointID: endpoint.id,
+    MacAddress: endpoint.macAddress,
+    IPv4Address: endpoint.ipv4Address,
+    IPv6Address: endpoint.ipv6Address,
+    Aliases: [...endpoint.aliases],
+  };
+}
+
+function networkContainers(endpoints: readonly Endpoint[]): Record<string, DockerNetworkContainer> {
+  return goMap(Object.fromEntries(endpoints.map((e) => [e.ownerId || e.id, networkContainer(e)])));
 }
 
 /**
@@ -94,7 +131,7 @@ export function dockerNetworkJson(record: NetworkRecord): DockerNetworkJson {
     Ingress: network.ingress,
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
-    Containers: {},
+    Containers: networkContainers(record.endpoints),
     Options: goMap(network.options),
     Labels: goMap(network.labels),
     Status: { IPAM: { Subnets: subnetStatuses(record.usage) } },

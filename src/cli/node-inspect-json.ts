@@ -1,3 +1,4 @@
+import type { ResolverCounters } from '../gen/vxmesh/v1/dispatcher.js';
 import type { NodeRecord } from './daemon-api.js';
 import { hostPart } from './host-part.js';
 import { availabilityText, reachabilityText, roleText, statusText } from './node-text.js';
@@ -36,6 +37,42 @@ export interface DockerNodeJson {
     readonly AppliedVersion: string;
     readonly Items: number;
     readonly LastError: string;
+    /** The node's embedded DNS (127.0.0.11); absent when the agent reports none. */
+    readonly Resolver?: DockerNodeResolverJson;
+  };
+}
+
+/**
+ * The node's resolver counters, summed over its containers since its agent started. A query
+ * forwarded to upstreams that all failed counts in both Forwarded and Failed.
+ */
+export interface DockerNodeResolverJson {
+  readonly Queries: number;
+  /** Answered from the cluster's records (NOERROR). */
+  readonly Answered: number;
+  readonly Forwarded: number;
+  /** Cluster-shaped names that do not exist. */
+  readonly NxDomain: number;
+  /** FORMERR / NOTIMP / BADVERS answers and dropped messages. */
+  readonly Malformed: number;
+  readonly Refused: number;
+  /** SERVFAIL: every upstream failed, or none to ask. */
+  readonly Failed: number;
+  /** Replies that could not be sent, TCP connections over the limit. */
+  readonly Errors: number;
+}
+
+function resolverJson(c: ResolverCounters): DockerNodeResolverJson {
+  // uint64 on the wire; counters since an agent's start stay far below 2^53.
+  return {
+    Queries: Number(c.queries),
+    Answered: Number(c.answered),
+    Forwarded: Number(c.forwarded),
+    NxDomain: Number(c.nxDomain),
+    Malformed: Number(c.malformed),
+    Refused: Number(c.refused),
+    Failed: Number(c.failed),
+    Errors: Number(c.errors),
   };
 }
 
@@ -64,6 +101,7 @@ export function dockerNodeJson(view: NodeRecord): DockerNodeJson {
           AppliedVersion: view.agent.appliedVersion,
           Items: view.agent.itemCount,
           LastError: view.agent.lastError,
+          ...(view.agent.resolver ? { Resolver: resolverJson(view.agent.resolver) } : {}),
         },
       }
     : {};

@@ -10,6 +10,8 @@ import { underlayMtu } from '../worker/underlay-mtu.js';
 import { EmbeddedDns, NetnsDnsDriver, dnsStateFromAssignments } from '../worker/dns/index.js';
 import type { DnsNamespaceDriver } from '../worker/dns/index.js';
 import type { NodeDataplaneSpec } from '../vxlan/dataplane-spec.js';
+import type { ResolverCounters } from '../gen/vxmesh/v1/dispatcher.js';
+import { resolverCounters } from './resolver-counters.js';
 
 const log = createLogger('daemon.workload');
 
@@ -93,6 +95,11 @@ export class NodeWorkload implements AsyncDisposable {
     this.dataplane.start();
     // Converge from saved assignments at once: a restart must not wait for the managers.
     this.dataplane.request();
+  }
+
+  /** The embedded DNS counters as heartbeats carry them (NodeAgentOptions.resolverCounters). */
+  resolverCounters(): ResolverCounters {
+    return resolverCounters(this.dns.counters);
   }
 
   /** Called when the assignments change. */

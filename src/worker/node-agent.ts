@@ -9,7 +9,12 @@ import type { TlsIdentity } from '../common/tls/mutable-certificate-provider.js'
 import type { Clock } from '../common/clock.js';
 import { CertificateAuthorityClient } from '../gen/vxmesh/v1/ca.js';
 import { DispatcherClient } from '../gen/vxmesh/v1/dispatcher.js';
-import type { AgentStatus, AssignmentsResponse, SessionResponse } from '../gen/vxmesh/v1/dispatcher.js';
+import type {
+  AgentStatus,
+  AssignmentsResponse,
+  ResolverCounters,
+  SessionResponse,
+} from '../gen/vxmesh/v1/dispatcher.js';
 import { AssignmentGapError, AssignmentState } from './assignment-state.js';
 import { NodeRole } from '../gen/vxmesh/v1/node.js';
 import { renewalTime } from '../manager/ca/certificate-authority.js';
@@ -46,6 +51,12 @@ export interface NodeAgentOptions {
    * store endpoints. The daemon starts or stops its manager from this.
    */
   readonly onRenewed?: (role: NodeRole, etcdEndpoints: readonly string[]) => void;
+  /**
+   * The node's embedded DNS counters, read for every heartbeat; undefined (or absent) while the
+   * node serves no resolver. A callback so the agent stays free of the DNS code, and because the
+   * daemon builds the workload that owns the resolvers after the agent.
+   */
+  readonly resolverCounters?: () => ResolverCounters | undefined;
 }
 
 const BACKOFF_BASE_MS = 200;
@@ -105,7 +116,18 @@ export class NodeAgent implements AsyncDisposable {
       appliedVersion: this.#assignments.resultsIn?.toString() ?? '',
       lastError: this.#lastError,
       itemCount: this.#assignments.items.size,
+      resolver: this.#resolverCounters(),
     };
+  }
+
+  /** A failing counters callback must not stop heartbeats (the node would turn Down). */
+  #resolverCounters(): ResolverCounters | undefined {
+    try {
+      return this.#opts.resolverCounters?.();
+    } catch (err) {
+      log.warn({ err }, 'could not read the resolver counters');
+      return undefined;
+    }
   }
 
   start(): void {

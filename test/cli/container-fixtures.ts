@@ -109,6 +109,8 @@ export function containerViews(nowMs: number = FIXTURE_NOW_MS): Container[] {
         }),
       ],
       dns: ['10.0.0.2', 'fd00::53'],
+      dnsSearch: ['corp.example', 'example.com'],
+      dnsOptions: ['ndots:2'],
       egressAddress: '172.18.0.2/16',
     }),
     Container.create({

@@ -1,4 +1,5 @@
 import type { NetworkRecord } from '../../src/cli/daemon-api.js';
+import { Endpoint, EndpointKind } from '../../src/gen/vxmesh/v1/endpoint.js';
 import { Network, SubnetAllocation, SubnetUsage } from '../../src/gen/vxmesh/v1/network.js';
 
 /** IDs shaped like the manager's (25 base-36 chars); the two backends share an 11-char prefix. */
@@ -13,9 +14,22 @@ const VXLANID_LIST = 'com.docker.network.driver.overlay.vxlanid_list';
 export const IPV6_FREE = 18_446_744_073_709_551_614n;
 
 /**
+ * The containers `web` and `db` of container-fixtures.ts (same IDs, written out here because that
+ * module imports this one), plus `api`, on another node, sharing web's alias `app`.
+ */
+const WEB = 'a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90';
+const DB = '5be1c0f4a9d2e8b7c6a5f4e3d2c1b0a9f8e7d6c5b4a3928170f6e5d4c3b2a190';
+const API = '7f3e2d1c0b9a89786756453423120f0e7f3e2d1c0b9a89786756453423120f0e';
+
+function endpoint(fields: Partial<Endpoint>): Endpoint {
+  return Endpoint.create({ kind: EndpointKind.ENDPOINT_KIND_CONTAINER, createdAt: 1_785_600_000_000n, ...fields });
+}
+
+/**
  * Four networks as a manager would report them: ingress from `swarm init`; `appnet`, encrypted,
- * attachable and dual-stack with an ip-range, aux addresses, labels and an MTU; two internal
- * backends whose names sort differently in natural and plain order.
+ * attachable and dual-stack with an ip-range, aux addresses, labels and an MTU, with `web` and
+ * `api` on it; two internal backends whose names sort differently in natural and plain order,
+ * `backend2` holding `db` and `web`.
  */
 export function networkViews(): NetworkRecord[] {
   return [
@@ -33,6 +47,7 @@ export function networkViews(): NetworkRecord[] {
       }),
       version: 40n,
       usage: [SubnetUsage.create({ subnet: '10.0.4.0/24', inUse: 3n, free: 253n })],
+      endpoints: [],
     },
     {
       network: Network.create({
@@ -63,6 +78,32 @@ export function networkViews(): NetworkRecord[] {
         SubnetUsage.create({ subnet: 'fd00:1::/64', inUse: 2n, free: IPV6_FREE }),
         SubnetUsage.create({ subnet: '10.0.1.0/24', inUse: 5n, free: 127n }),
       ],
+      endpoints: [
+        endpoint({
+          id: 'k8j7h6g5f4d3s2a1q0w9e8r7t',
+          networkId: APPNET_ID,
+          nodeId: 'node-a',
+          ownerId: WEB,
+          ownerName: 'web',
+          hostname: 'web',
+          ipv4Address: '10.0.1.10/24',
+          ipv6Address: 'fd00:1::a/64',
+          macAddress: '02:42:0a:00:01:0a',
+          aliases: ['app', 'web'],
+        }),
+        endpoint({
+          id: 'z9y8x7w6v5u4t3s2r1q0p9o8n',
+          networkId: APPNET_ID,
+          nodeId: 'node-b',
+          ownerId: API,
+          ownerName: 'api',
+          hostname: 'api',
+          ipv4Address: '10.0.1.130/24',
+          ipv6Address: 'fd00:1::82/64',
+          macAddress: '02:42:0a:00:01:82',
+          aliases: ['app'],
+        }),
+      ],
     },
     {
       network: Network.create({
@@ -77,6 +118,7 @@ export function networkViews(): NetworkRecord[] {
       }),
       version: 3n,
       usage: [SubnetUsage.create({ subnet: '10.0.0.0/24', inUse: 3n, free: 253n })],
+      endpoints: [],
     },
     {
       network: Network.create({
@@ -98,6 +140,27 @@ export function networkViews(): NetworkRecord[] {
       usage: [
         SubnetUsage.create({ subnet: '10.0.2.0/24', inUse: 3n, free: 253n }),
         SubnetUsage.create({ subnet: '10.0.3.0/24', inUse: 3n, free: 253n }),
+      ],
+      endpoints: [
+        endpoint({
+          id: 'm1n2b3v4c5x6z7l8k9j0h1g2f',
+          networkId: BACKEND2_ID,
+          nodeId: 'node-a',
+          ownerId: DB,
+          ownerName: 'db',
+          ipv4Address: '10.0.2.5/24',
+          macAddress: '02:42:0a:00:02:05',
+        }),
+        endpoint({
+          id: 'p0o9i8u7y6t5r4e3w2q1a2s3d',
+          networkId: BACKEND2_ID,
+          nodeId: 'node-a',
+          ownerId: WEB,
+          ownerName: 'web',
+          hostname: 'web',
+          ipv4Address: '10.0.2.7/24',
+          macAddress: '02:42:0a:00:02:07',
+        }),
       ],
     },
   ];

@@ -9,7 +9,10 @@ export const WORKER2_ID = '1bcef6utixb0l0ca7gxuivsj0';
 /** 2024-05-16T22:52:44.991Z */
 const CREATED = 1_715_899_964_991n;
 
-/** A three-node cluster as the managers would report it: a leader and two workers, one down. */
+/**
+ * A three-node cluster as the managers would report it: a leader and two workers, one down; the
+ * ready worker holds a session with the answering manager, so its agent (and resolver) is shown.
+ */
 export function clusterViews(): NodeRecord[] {
   return [
     {
@@ -64,8 +67,22 @@ export function clusterViews(): NodeRecord[] {
       leader: false,
       reachability: '',
       certNotAfter: '',
-      sessionState: '',
-      agent: undefined,
+      sessionState: 'connected',
+      agent: {
+        appliedVersion: '418',
+        lastError: '',
+        itemCount: 7,
+        resolver: {
+          queries: 1520n,
+          answered: 1200n,
+          forwarded: 290n,
+          nxDomain: 24n,
+          malformed: 3n,
+          refused: 1n,
+          failed: 2n,
+          errors: 0n,
+        },
+      },
     },
   ];
 }

@@ -187,6 +187,22 @@ describe('vxmesh CLI against a fake daemon', () => {
         Spec: { Labels: {}, Role: 'worker', Availability: 'active' },
         Description: { Hostname: 'worker1' },
         Status: { State: 'ready', Addr: '10.0.0.11' },
+        Agent: {
+          Session: 'connected',
+          AppliedVersion: '418',
+          Items: 7,
+          LastError: '',
+          Resolver: {
+            Queries: 1520,
+            Answered: 1200,
+            Forwarded: 290,
+            NxDomain: 24,
+            Malformed: 3,
+            Refused: 1,
+            Failed: 2,
+            Errors: 0,
+          },
+        },
       },
     ]);
   });

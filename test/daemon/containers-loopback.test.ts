@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { callUnary } from '../../src/common/rpc/call-unary.js';
 import { ContainerState } from '../../src/gen/vxmesh/v1/container.js';
@@ -9,7 +10,7 @@ import type { LoopbackDaemon } from '../support/loopback-daemons.js';
 const run = (d: LoopbackDaemon, req: Partial<RunContainerRequest>) =>
   callUnary(
     d.local.runContainer.bind(d.local),
-    { name: '', hostname: '', command: ['sleep', '30'], networks: [], dns: [], autoRemove: false, createOnly: false, ...req },
+    { name: '', hostname: '', command: ['sleep', '30'], networks: [], dns: [], dnsSearch: [], dnsOptions: [], autoRemove: false, createOnly: false, ...req },
     'run',
   );
 
@@ -74,5 +75,59 @@ describe('containers on attachable overlays (control path, recorded dataplane)',
     await callUnary(m.local.removeContainer.bind(m.local), { ref: 'alpine1', force: true }, 'rm');
     expect(await namespaceExists(a1?.namespace ?? 'none')).toBe(false);
     await callUnary(m.cluster.removeNetwork.bind(m.cluster), { ref: 'test-net' }, 'rm');
+  });
+
+  it('network inspect lists every endpoint with its aliases; run --dns-search/--dns-option reach resolv.conf', async () => {
+    await using c = new LoopbackCluster();
+    const m = await c.start('mgr');
+    const token = await c.init(m);
+    const w = await c.start('wrk');
+    await c.join(w, token, m);
+    await createNetwork(m, 'alias-net', { subnets: ['10.11.0.0/24'] });
+    await createNetwork(m, 'other-net', { subnets: ['10.12.0.0/24'] });
+    const net = (name: string, aliases: string[]) => ({ network: name, ipv4Address: '', ipv6Address: '', aliases, links: [] });
+
+    const c6 = (
+      await run(m, {
+        name: 'container6',
+        networks: [net('alias-net', ['app'])],
+        dnsSearch: ['corp.example'],
+        dnsOptions: ['ndots:2', 'edns0'],
+      })
+    ).container;
+    const c7 = (await run(w, { name: 'container7', networks: [net('alias-net', ['app'])] })).container;
+    await callUnary(m.local.connectNetwork.bind(m.local), { container: 'container6', network: net('other-net', ['scoped-app']) }, 'connect');
+
+    // The container record and its resolv.conf carry --dns-search/--dns-option (docker's HostConfig).
+    expect(c6).toMatchObject({ dnsSearch: ['corp.example'], dnsOptions: ['ndots:2', 'edns0'] });
+    expect(await readFile(`/etc/netns/${c6?.namespace ?? 'none'}/resolv.conf`, 'utf8')).toContain(
+      'nameserver 127.0.0.11\nsearch corp.example\noptions ndots:2 edns0\n',
+    );
+
+    // The manager's answer has every endpoint, both nodes', each with its network-scoped aliases.
+    const view = (await callUnary(m.cluster.getNetwork.bind(m.cluster), { ref: 'alias-net' }, 'get')).network;
+    const byOwner = new Map(view?.endpoints.map((e) => [e.ownerId, e]));
+    expect(byOwner.get(c6?.id ?? '')).toMatchObject({ ownerName: 'container6', aliases: ['app'], ipv4Address: c6?.networks[0]?.ipv4Address });
+    expect(byOwner.get(c7?.id ?? '')).toMatchObject({ ownerName: 'container7', aliases: ['app'], macAddress: c7?.networks[0]?.macAddress });
+    expect(view?.endpoints).toHaveLength(2);
+    const listed = (await callUnary(m.cluster.listNetworks.bind(m.cluster), {}, 'ls')).networks;
+    const other = listed.find((n) => n.network?.name === 'other-net');
+    expect(other?.endpoints.map((e) => [e.ownerName, e.aliases])).toEqual([['container6', ['scoped-app']]]);
+
+    // Every node's heartbeats carry its resolver counters (`node inspect`'s Agent.Resolver).
+    await waitUntil(
+      async () => {
+        const nodes = (await callUnary(m.cluster.listNodes.bind(m.cluster), {}, 'node ls')).nodes;
+        return nodes.length === 2 && nodes.every((n) => n.agent?.resolver !== undefined);
+      },
+      15_000,
+      'resolver counters in heartbeats',
+    );
+
+    // Removing container6 leaves container7 holding the shared alias.
+    await callUnary(m.local.removeContainer.bind(m.local), { ref: 'container6', force: true }, 'rm');
+    const after = (await callUnary(m.cluster.getNetwork.bind(m.cluster), { ref: 'alias-net' }, 'get')).network;
+    expect(after?.endpoints.map((e) => [e.ownerName, e.aliases])).toEqual([['container7', ['app']]]);
+    await callUnary(w.local.removeContainer.bind(w.local), { ref: 'container7', force: true }, 'rm');
   });
 });

@@ -112,7 +112,7 @@ export class Dispatcher implements AsyncDisposable {
 
   /** What the node's agent last reported, while it holds a session with this manager. */
   agentStatus(nodeId: string): AgentStatus | undefined {
-    return this.#sessions.has(nodeId) ? (this.#agentStatus.get(nodeId) ?? { appliedVersion: '', lastError: '', itemCount: 0 }) : undefined;
+    return this.#sessions.has(nodeId) ? (this.#agentStatus.get(nodeId) ?? { appliedVersion: '', lastError: '', itemCount: 0, resolver: undefined }) : undefined;
   }
 
   /** Node IDs with an open session on this manager. */
@@ -219,6 +219,7 @@ export class Dispatcher implements AsyncDisposable {
       this.#opts.outboundFilter && !this.#opts.outboundFilter(nodeId, m) ? true : writer.send(m);
     try {
       let last = view.revision;
+      let lastSentAt = clock.now();
       let ok = emit({
         kind: AssignmentsKind.ASSIGNMENTS_KIND_COMPLETE,
         appliesTo: '',
@@ -241,8 +242,11 @@ export class Dispatcher implements AsyncDisposable {
           });
           continue;
         }
-        if (node.pending < limit) {
-          await clock.sleep(windowMs, done).catch(() => undefined);
+        // Leading edge: after a quiet window the first change goes out at once (a new container
+        // is reachable sooner); changes that follow within the window are merged into one message.
+        const sinceLastSend = clock.now() - lastSentAt;
+        if (node.pending < limit && sinceLastSend < windowMs) {
+          await clock.sleep(windowMs - sinceLastSend, done).catch(() => undefined);
         }
         if (done.aborted) {
           break;
@@ -269,6 +273,7 @@ export class Dispatcher implements AsyncDisposable {
                 changes: node.complete(),
               });
         last = revision;
+        lastSentAt = clock.now();
       }
     } finally {
       unsubscribe();

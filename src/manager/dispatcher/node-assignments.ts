@@ -14,7 +14,30 @@ function hostOf(addr: string): string {
   return colon >= 0 && addr.indexOf(':') === colon ? addr.slice(0, colon) : addr;
 }
 
+/**
+ * Encoded items, shared by every session: the view holds one object per network and endpoint
+ * record, replaced on every change, so an object's encoding never goes stale, and a change that
+ * concerns 40 sessions is encoded once instead of 40 times.
+ */
+const encodedByRecord = new WeakMap<object, Uint8Array>();
+
+function encodeItem(item: Assignment): Uint8Array {
+  const value = item.item?.$case === 'network' || item.item?.$case === 'endpoint' ? item.item.value : undefined;
+  const cached = value ? encodedByRecord.get(value) : undefined;
+  if (cached) {
+    return cached;
+  }
+  const encoded = Assignment.encode(item).finish();
+  if (value) {
+    encodedByRecord.set(value, encoded);
+  }
+  return encoded;
+}
+
 function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === b) {
+    return a !== undefined;
+  }
   return a !== undefined && b !== undefined && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
@@ -143,7 +166,7 @@ export class NodeAssignments {
     for (const key of this.#allDesiredKeys()) {
       const item = this.#desired(key);
       if (item) {
-        this.#sent.set(key, Assignment.encode(item).finish());
+        this.#sent.set(key, encodeItem(item));
         changes.push({ action: AssignmentAction.ASSIGNMENT_ACTION_UPDATE, assignment: item });
       }
     }
@@ -163,7 +186,7 @@ export class NodeAssignments {
     const changes: AssignmentChange[] = [];
     for (const key of keys) {
       const item = this.#desired(key);
-      const encoded = item ? Assignment.encode(item).finish() : undefined;
+      const encoded = item ? encodeItem(item) : undefined;
       const previous = this.#sent.get(key);
       if (item && encoded && !sameBytes(encoded, previous)) {
         this.#sent.set(key, encoded);

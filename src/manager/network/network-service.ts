@@ -6,6 +6,7 @@ import { rangeAll } from '../ipam/range-all.js';
 import { readCluster } from '../cluster-records.js';
 import { storeKeys } from '../store/store-keys.js';
 import { createNetwork } from './network-create.js';
+import { endpointsByNetwork, networkEndpoints } from './network-endpoints.js';
 import { listNetworks, resolveNetwork } from './network-records.js';
 import type { StoredNetwork } from './network-records.js';
 import { pruneNetworks } from './network-prune.js';
@@ -46,11 +47,12 @@ export class NetworkService {
     return result;
   }
 
-  /** Every network with its address usage, sorted by name. */
+  /** Every network with its address usage and endpoints, sorted by name. */
   async list(opts: Signal = {}): Promise<NetworkView[]> {
-    const [networks, addresses] = await Promise.all([
+    const [networks, addresses, endpoints] = await Promise.all([
       listNetworks(this.#store, opts),
       rangeAll(this.#store, storeKeys.addressesPrefix, opts),
+      endpointsByNetwork(this.#store, opts),
     ]);
     return networks.map((n) => ({
       network: n.network,
@@ -59,13 +61,18 @@ export class NetworkService {
         n.network,
         addresses.kvs.filter((kv) => kv.key.startsWith(storeKeys.networkAddressesPrefix(n.network.id))),
       ),
+      endpoints: endpoints.get(n.network.id) ?? [],
     }));
   }
 
-  /** One network by full ID, full name or unique ID prefix, with usage. */
+  /** One network by full ID, full name or unique ID prefix, with usage and endpoints. */
   async get(ref: string, opts: Signal = {}): Promise<NetworkView> {
     const n = await resolveNetwork(this.#store, ref, opts);
-    return { network: n.network, version: n.modRevision, usage: await loadNetworkUsage(this.#store, n.network, opts) };
+    const [usage, endpoints] = await Promise.all([
+      loadNetworkUsage(this.#store, n.network, opts),
+      networkEndpoints(this.#store, n.network.id, opts),
+    ]);
+    return { network: n.network, version: n.modRevision, usage, endpoints };
   }
 
   /** Removes a network that nothing uses; returns it (so the caller can warn about ingress). */

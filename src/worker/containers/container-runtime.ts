@@ -157,6 +157,8 @@ export class ContainerRuntime {
     if (req.command.length === 0) {
       throw new InvalidArgumentError('command', 'no command given');
     }
+    checkResolvConfWords('dns-search', req.dnsSearch);
+    checkResolvConfWords('dns-option', req.dnsOptions);
     const id = randomBytes(32).toString('hex');
     const namespace = `${this.#deps.namespacePrefix}c-${id.slice(0, 12)}`;
     const hostname = req.hostname || id.slice(0, 12);
@@ -177,6 +179,8 @@ export class ContainerRuntime {
       dns: [...req.dns],
       error: '',
       egressAddress: '',
+      dnsSearch: [...req.dnsSearch],
+      dnsOptions: [...req.dnsOptions],
     };
     await ensureNamespace(namespace);
     try {
@@ -480,6 +484,18 @@ export class ContainerRuntime {
   close(): Promise<void> {
     clearInterval(this.#pollTimer);
     return Promise.resolve();
+  }
+}
+
+/**
+ * --dns-search / --dns-option values become words of a resolv.conf line: one with whitespace
+ * (a newline above all) would write lines the user never asked for, so it is refused here, where
+ * every client's request arrives.
+ */
+function checkResolvConfWords(flag: string, values: readonly string[]): void {
+  const bad = values.find((v) => v === '' || /\s/.test(v));
+  if (bad !== undefined) {
+    throw new InvalidArgumentError(flag, `${JSON.stringify(bad)} must be one word without spaces`);
   }
 }
 

@@ -48,6 +48,16 @@ export interface EmbeddedDnsOptions {
   readonly randomId?: () => number;
 }
 
+/** The container fields the resolver needs. */
+export interface ResolverContainer {
+  readonly id: string;
+  readonly namespace: string;
+  /** --dns-search; empty or absent: the host's search domains. */
+  readonly dnsSearch?: readonly string[];
+  /** --dns-option; empty or absent: the host's options (without its ndots). */
+  readonly dnsOptions?: readonly string[];
+}
+
 /** What a container's resolver is doing, for inspection. */
 export type ResolverStatus =
   | { readonly phase: 'binding' }
@@ -129,7 +139,7 @@ export class EmbeddedDns implements AsyncDisposable {
    * @throws UnavailableError when the sockets cannot be bound (the container then has no
    *   resolver; a later prepare tries again); ClosedError after {@link close}.
    */
-  async prepare(container: { readonly id: string; readonly namespace: string }): Promise<void> {
+  async prepare(container: ResolverContainer): Promise<void> {
     if (this.#closed) {
       throw new ClosedError('embedded DNS');
     }
@@ -149,16 +159,21 @@ export class EmbeddedDns implements AsyncDisposable {
       }
     }
     const current = entry;
-    const run = current.op.then(() => this.#prepare(container.id, current));
+    const run = current.op.then(() => this.#prepare(container, current));
     current.op = run.catch(() => undefined);
     await run;
   }
 
-  async #prepare(id: string, entry: Entry): Promise<void> {
+  async #prepare(container: ResolverContainer, entry: Entry): Promise<void> {
+    const { id } = container;
     await this.#readHost();
-    const search = this.#host.search;
+    // As docker does, the container's own --dns-search / --dns-option replace the host's (each
+    // on its own: giving options keeps the host's search domains). "." alone means "no search".
+    const ownSearch = container.dnsSearch ?? [];
+    const search = ownSearch.length > 0 ? ownSearch.filter((d) => d !== '.') : this.#host.search;
+    const ownOptions = container.dnsOptions ?? [];
     // The host's ndots is not inherited: containers get ndots:0 so single labels reach the cluster.
-    const options = this.#host.options.filter((o) => !o.startsWith('ndots:'));
+    const options = ownOptions.length > 0 ? ownOptions : this.#host.options.filter((o) => !o.startsWith('ndots:'));
     await this.#opts.driver.writeResolvConf(entry.namespace, renderContainerResolvConf(search, options));
     if (entry.resolver) {
       return;

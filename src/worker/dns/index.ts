@@ -1,5 +1,5 @@
 export { EmbeddedDns, DEFAULT_DNS_TTL_SECONDS } from './embedded-dns.js';
-export type { EmbeddedDnsOptions, ResolverStatus } from './embedded-dns.js';
+export type { EmbeddedDnsOptions, ResolverContainer, ResolverStatus } from './embedded-dns.js';
 export type { DnsCounters } from './dns-counters.js';
 export type { DnsNamespaceDriver, ResolverSockets } from './dns-namespace-driver.js';
 export { NetnsDnsDriver } from './dns-namespace-driver-netns.js';

@@ -98,6 +98,36 @@ describe('dockerContainerJson', () => {
     expect(json.NetworkSettings.Networks['net']?.DNSNames).toEqual(['six', 'app', 'ffffffffffff', 'six-host']);
   });
 
+  it('shows each network’s own aliases (--network-alias on one, connect --alias on another)', () => {
+    const json = dockerContainerJson({
+      ...base,
+      networks: [
+        ContainerNetwork.create({ networkId: 'n1', networkName: 'front', endpointId: 'e1', aliases: ['app'] }),
+        ContainerNetwork.create({ networkId: 'n2', networkName: 'back', endpointId: 'e2', aliases: ['scoped-app'] }),
+        ContainerNetwork.create({ networkId: 'n3', networkName: 'plain', endpointId: 'e3' }),
+      ],
+    });
+    expect(json.NetworkSettings.Networks['front']?.Aliases).toEqual(['app']);
+    expect(json.NetworkSettings.Networks['back']?.Aliases).toEqual(['scoped-app']);
+    expect(json.NetworkSettings.Networks['plain']?.Aliases).toBeNull();
+  });
+
+  it('shows --dns, --dns-option and --dns-search under HostConfig in docker’s order', () => {
+    const json = dockerContainerJson({
+      ...base,
+      dns: ['10.0.0.2'],
+      dnsSearch: ['example.com'],
+      dnsOptions: ['ndots:2'],
+    });
+    expect(json.HostConfig).toEqual({
+      AutoRemove: false,
+      Dns: ['10.0.0.2'],
+      DnsOptions: ['ndots:2'],
+      DnsSearch: ['example.com'],
+    });
+    expect(Object.keys(json.HostConfig)).toEqual(['AutoRemove', 'Dns', 'DnsOptions', 'DnsSearch']);
+  });
+
   it('shows only the requested addresses in IPAMConfig, IPv6 alone included', () => {
     const json = dockerContainerJson({
       ...base,

@@ -4,6 +4,8 @@ import {
   parseAliasFlag,
   parseContainerName,
   parseDnsFlag,
+  parseDnsOptionFlag,
+  parseDnsSearchFlag,
   parseIpv4Flag,
   parseIpv6Flag,
   parseLinkFlag,
@@ -43,6 +45,25 @@ describe('container flag values', () => {
     expect(() => parseAliasFlag('', undefined)).toThrow(FlagValueError);
   });
 
+  it('checks --dns-search as docker’s ValidateDNSSearch and accumulates it', () => {
+    expect(parseDnsSearchFlag('corp.example.', parseDnsSearchFlag('example.com', undefined))).toEqual([
+      'example.com',
+      'corp.example',
+    ]);
+    expect(parseDnsSearchFlag('.', undefined)).toEqual(['.']);
+    expect(parseDnsSearchFlag(' svc.local ', undefined)).toEqual(['svc.local']);
+    for (const bad of ['', '..', '-a.com', 'a..b', 'a b', 'a\nb', '123.45', `${'a'.repeat(255)}`]) {
+      expect(() => parseDnsSearchFlag(bad, undefined), JSON.stringify(bad)).toThrow(FlagValueError);
+    }
+  });
+
+  it('takes any one-word --dns-option and accumulates it', () => {
+    expect(parseDnsOptionFlag('edns0', parseDnsOptionFlag('ndots:2', undefined))).toEqual(['ndots:2', 'edns0']);
+    for (const bad of ['', 'ndots: 2', 'a\nnameserver 1.1.1.1']) {
+      expect(() => parseDnsOptionFlag(bad, undefined), JSON.stringify(bad)).toThrow(FlagValueError);
+    }
+  });
+
   it('reads --link as docker’s ParseLink and records NAME:ALIAS', () => {
     expect(parseLinkFlag('db:database', undefined)).toEqual(['db:database']);
     expect(parseLinkFlag('db', ['x:y'])).toEqual(['x:y', 'db:db']);
@@ -74,6 +95,8 @@ describe('runContainerRequest', () => {
           link: ['db:database'],
           hostname: 'web-host',
           dns: ['10.0.0.2'],
+          dnsSearch: ['example.com'],
+          dnsOption: ['ndots:2', 'edns0'],
           rm: true,
           detach: true,
         },
@@ -94,6 +117,8 @@ describe('runContainerRequest', () => {
         { network: 'backend2', ipv4Address: '', ipv6Address: '', aliases: [], links: [] },
       ],
       dns: ['10.0.0.2'],
+      dnsSearch: ['example.com'],
+      dnsOptions: ['ndots:2', 'edns0'],
       autoRemove: true,
       createOnly: false,
     });
@@ -106,6 +131,8 @@ describe('runContainerRequest', () => {
       command: ['true'],
       networks: [],
       dns: [],
+      dnsSearch: [],
+      dnsOptions: [],
       autoRemove: false,
       createOnly: true,
     });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { dockerNetworkJson, formatNetworkInspect } from '../../../src/cli/network-inspect-json.js';
+import { Endpoint } from '../../../src/gen/vxmesh/v1/endpoint.js';
 import { Network, SubnetAllocation } from '../../../src/gen/vxmesh/v1/network.js';
 import { APPNET_ID, BACKEND2_ID, INGRESS_ID, IPV6_FREE, networkView } from '../../cli/network-fixtures.js';
 
@@ -66,6 +67,7 @@ describe('dockerNetworkJson', () => {
       }),
       version: 1n,
       usage: [],
+      endpoints: [],
     });
     expect(json.IPAM).toEqual({ Driver: 'default', Options: null, Config: [{ Subnet: '10.9.0.0/24' }] });
     expect(json.Created).toBe('0001-01-01T00:00:00Z');
@@ -75,6 +77,48 @@ describe('dockerNetworkJson', () => {
     expect(json.Status).toEqual({ IPAM: { Subnets: {} } });
     expect(json).not.toHaveProperty('Peers');
     expect(json).not.toHaveProperty('Services');
+  });
+});
+
+describe('dockerNetworkJson Containers', () => {
+  const record = (endpoints: Endpoint[]) => ({ ...networkView(APPNET_ID), endpoints });
+
+  it('keys entries by container ID in Go map order, docker’s fields first, then Aliases', () => {
+    const json = dockerNetworkJson(
+      record([
+        Endpoint.create({ id: 'e2', ownerId: 'ff01', ownerName: 'b', ipv4Address: '10.0.1.3/24', aliases: ['x'] }),
+        Endpoint.create({
+          id: 'e1',
+          ownerId: '0a02',
+          ownerName: 'a',
+          ipv4Address: '10.0.1.2/24',
+          macAddress: '02:42:0a:00:01:02',
+        }),
+      ]),
+    );
+    expect(Object.keys(json.Containers)).toEqual(['0a02', 'ff01']);
+    expect(json.Containers['0a02']).toEqual({
+      Name: 'a',
+      EndpointID: 'e1',
+      MacAddress: '02:42:0a:00:01:02',
+      IPv4Address: '10.0.1.2/24',
+      IPv6Address: '',
+      Aliases: [],
+    });
+    expect(Object.keys(json.Containers['ff01'] ?? {})).toEqual([
+      'Name',
+      'EndpointID',
+      'MacAddress',
+      'IPv4Address',
+      'IPv6Address',
+      'Aliases',
+    ]);
+    expect(json.Containers['ff01']?.Aliases).toEqual(['x']);
+  });
+
+  it('keys an endpoint without owner by its endpoint ID', () => {
+    const json = dockerNetworkJson(record([Endpoint.create({ id: 'lb-ep', ownerName: 'appnet-endpoint' })]));
+    expect(Object.keys(json.Containers)).toEqual(['lb-ep']);
   });
 });
 

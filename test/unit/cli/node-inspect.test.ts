@@ -31,6 +31,32 @@ describe('node inspect', () => {
     expect(dockerNodeJson(follower).ManagerStatus).toEqual({ Reachability: 'unreachable', Addr: '10.0.0.10:2377' });
   });
 
+  it('shows the agent with its resolver counters under the vxmesh-specific Agent object', () => {
+    expect(dockerNodeJson(view(WORKER1_ID)).Agent).toEqual({
+      Session: 'connected',
+      AppliedVersion: '418',
+      Items: 7,
+      LastError: '',
+      Resolver: {
+        Queries: 1520,
+        Answered: 1200,
+        Forwarded: 290,
+        NxDomain: 24,
+        Malformed: 3,
+        Refused: 1,
+        Failed: 2,
+        Errors: 0,
+      },
+    });
+    const v = view(WORKER1_ID);
+    const withoutResolver = dockerNodeJson({
+      ...v,
+      agent: { appliedVersion: '1', lastError: '', itemCount: 0, resolver: undefined },
+    });
+    expect(withoutResolver.Agent).not.toHaveProperty('Resolver');
+    expect(dockerNodeJson(view(MANAGER_ID))).not.toHaveProperty('Agent');
+  });
+
   it('prints unset times as Go zero time and IPv6 hosts without brackets', () => {
     const v = view(WORKER1_ID);
     const json = dockerNodeJson({ ...v, node: { ...v.node, createdAt: 0n, advertiseAddr: '[fd00::5]:2377' } });

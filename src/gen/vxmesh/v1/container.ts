@@ -87,6 +87,10 @@ export interface Container {
   error: string;
   /** Address on the local egress bridge; empty when every network is internal. */
   egressAddress: string;
+  /** --dns-search: search domains written into the container's resolv.conf instead of the host's. */
+  dnsSearch: string[];
+  /** --dns-option: resolv.conf options written instead of the host's (e.g. "ndots:2"). */
+  dnsOptions: string[];
 }
 
 /** One attachment of the container, in interface order (eth0, eth1, ...). */
@@ -128,6 +132,8 @@ function createBaseContainer(): Container {
     dns: [],
     error: '',
     egressAddress: '',
+    dnsSearch: [],
+    dnsOptions: [],
   };
 }
 
@@ -189,6 +195,12 @@ export const Container: MessageFns<Container> = {
     }
     if (message.egressAddress !== '') {
       writer.uint32(130).string(message.egressAddress);
+    }
+    for (const v of message.dnsSearch) {
+      writer.uint32(138).string(v!);
+    }
+    for (const v of message.dnsOptions) {
+      writer.uint32(146).string(v!);
     }
     return writer;
   },
@@ -334,6 +346,22 @@ export const Container: MessageFns<Container> = {
             message.egressAddress = reader.string();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.dnsSearch.push(reader.string());
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.dnsOptions.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -390,6 +418,16 @@ export const Container: MessageFns<Container> = {
         : isSet(object.egress_address)
           ? globalThis.String(object.egress_address)
           : '',
+      dnsSearch: globalThis.Array.isArray(object?.dnsSearch)
+        ? object.dnsSearch.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.dns_search)
+          ? object.dns_search.map((e: any) => globalThis.String(e))
+          : [],
+      dnsOptions: globalThis.Array.isArray(object?.dnsOptions)
+        ? object.dnsOptions.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.dns_options)
+          ? object.dns_options.map((e: any) => globalThis.String(e))
+          : [],
     };
   },
 
@@ -443,6 +481,12 @@ export const Container: MessageFns<Container> = {
     if (message.egressAddress !== '') {
       obj.egressAddress = message.egressAddress;
     }
+    if (message.dnsSearch?.length) {
+      obj.dnsSearch = message.dnsSearch;
+    }
+    if (message.dnsOptions?.length) {
+      obj.dnsOptions = message.dnsOptions;
+    }
     return obj;
   },
 
@@ -467,6 +511,8 @@ export const Container: MessageFns<Container> = {
     message.dns = object.dns?.map((e) => e) || [];
     message.error = object.error ?? '';
     message.egressAddress = object.egressAddress ?? '';
+    message.dnsSearch = object.dnsSearch?.map((e) => e) || [];
+    message.dnsOptions = object.dnsOptions?.map((e) => e) || [];
     return message;
   },
 };

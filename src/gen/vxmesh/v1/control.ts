@@ -20,6 +20,7 @@ import {
 } from '@grpc/grpc-js';
 import { Container } from './container.js';
 import { AgentStatus } from './dispatcher.js';
+import { Endpoint } from './endpoint.js';
 import { Network, SubnetUsage } from './network.js';
 import {
   Node,
@@ -222,6 +223,8 @@ export interface NetworkView {
   /** Store revision of the record. */
   version: bigint;
   usage: SubnetUsage[];
+  /** Every endpoint on the network, cluster-wide, sorted by ID (`network inspect`'s Containers). */
+  endpoints: Endpoint[];
 }
 
 export interface ListNetworksResponse {
@@ -268,6 +271,9 @@ export interface RunContainerRequest {
   autoRemove: boolean;
   /** Create and attach but do not start. */
   createOnly: boolean;
+  /** --dns-search / --dns-option: replace the host's search domains / options in resolv.conf. */
+  dnsSearch: string[];
+  dnsOptions: string[];
 }
 
 export interface ContainerNetworkRequest {
@@ -3338,7 +3344,7 @@ export const ListNetworksRequest: MessageFns<ListNetworksRequest> = {
 };
 
 function createBaseNetworkView(): NetworkView {
-  return { network: undefined, version: 0n, usage: [] };
+  return { network: undefined, version: 0n, usage: [], endpoints: [] };
 }
 
 export const NetworkView: MessageFns<NetworkView> = {
@@ -3354,6 +3360,9 @@ export const NetworkView: MessageFns<NetworkView> = {
     }
     for (const v of message.usage) {
       SubnetUsage.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.endpoints) {
+      Endpoint.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -3395,6 +3404,14 @@ export const NetworkView: MessageFns<NetworkView> = {
             message.usage.push(SubnetUsage.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.endpoints.push(Endpoint.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3412,6 +3429,9 @@ export const NetworkView: MessageFns<NetworkView> = {
       network: isSet(object.network) ? Network.fromJSON(object.network) : undefined,
       version: isSet(object.version) ? BigInt(object.version) : 0n,
       usage: globalThis.Array.isArray(object?.usage) ? object.usage.map((e: any) => SubnetUsage.fromJSON(e)) : [],
+      endpoints: globalThis.Array.isArray(object?.endpoints)
+        ? object.endpoints.map((e: any) => Endpoint.fromJSON(e))
+        : [],
     };
   },
 
@@ -3426,6 +3446,9 @@ export const NetworkView: MessageFns<NetworkView> = {
     if (message.usage?.length) {
       obj.usage = message.usage.map((e) => SubnetUsage.toJSON(e));
     }
+    if (message.endpoints?.length) {
+      obj.endpoints = message.endpoints.map((e) => Endpoint.toJSON(e));
+    }
     return obj;
   },
 
@@ -3438,6 +3461,7 @@ export const NetworkView: MessageFns<NetworkView> = {
       object.network !== undefined && object.network !== null ? Network.fromPartial(object.network) : undefined;
     message.version = object.version !== undefined && object.version !== null ? BigInt(object.version) : 0n;
     message.usage = object.usage?.map((e) => SubnetUsage.fromPartial(e)) || [];
+    message.endpoints = object.endpoints?.map((e) => Endpoint.fromPartial(e)) || [];
     return message;
   },
 };
@@ -3974,7 +3998,17 @@ export const PruneNetworksResponse: MessageFns<PruneNetworksResponse> = {
 };
 
 function createBaseRunContainerRequest(): RunContainerRequest {
-  return { name: '', hostname: '', command: [], networks: [], dns: [], autoRemove: false, createOnly: false };
+  return {
+    name: '',
+    hostname: '',
+    command: [],
+    networks: [],
+    dns: [],
+    autoRemove: false,
+    createOnly: false,
+    dnsSearch: [],
+    dnsOptions: [],
+  };
 }
 
 export const RunContainerRequest: MessageFns<RunContainerRequest> = {
@@ -3999,6 +4033,12 @@ export const RunContainerRequest: MessageFns<RunContainerRequest> = {
     }
     if (message.createOnly !== false) {
       writer.uint32(56).bool(message.createOnly);
+    }
+    for (const v of message.dnsSearch) {
+      writer.uint32(66).string(v!);
+    }
+    for (const v of message.dnsOptions) {
+      writer.uint32(74).string(v!);
     }
     return writer;
   },
@@ -4072,6 +4112,22 @@ export const RunContainerRequest: MessageFns<RunContainerRequest> = {
             message.createOnly = reader.bool();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.dnsSearch.push(reader.string());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.dnsOptions.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4103,6 +4159,16 @@ export const RunContainerRequest: MessageFns<RunContainerRequest> = {
         : isSet(object.create_only)
           ? globalThis.Boolean(object.create_only)
           : false,
+      dnsSearch: globalThis.Array.isArray(object?.dnsSearch)
+        ? object.dnsSearch.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.dns_search)
+          ? object.dns_search.map((e: any) => globalThis.String(e))
+          : [],
+      dnsOptions: globalThis.Array.isArray(object?.dnsOptions)
+        ? object.dnsOptions.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.dns_options)
+          ? object.dns_options.map((e: any) => globalThis.String(e))
+          : [],
     };
   },
 
@@ -4129,6 +4195,12 @@ export const RunContainerRequest: MessageFns<RunContainerRequest> = {
     if (message.createOnly !== false) {
       obj.createOnly = message.createOnly;
     }
+    if (message.dnsSearch?.length) {
+      obj.dnsSearch = message.dnsSearch;
+    }
+    if (message.dnsOptions?.length) {
+      obj.dnsOptions = message.dnsOptions;
+    }
     return obj;
   },
 
@@ -4144,6 +4216,8 @@ export const RunContainerRequest: MessageFns<RunContainerRequest> = {
     message.dns = object.dns?.map((e) => e) || [];
     message.autoRemove = object.autoRemove ?? false;
     message.createOnly = object.createOnly ?? false;
+    message.dnsSearch = object.dnsSearch?.map((e) => e) || [];
+    message.dnsOptions = object.dnsOptions?.map((e) => e) || [];
     return message;
   },
 };

@@ -137,6 +137,31 @@ export interface AgentStatus {
   lastError: string;
   /** Number of assignment items the agent holds. */
   itemCount: number;
+  /**
+   * The node's embedded DNS, summed over its containers since the agent started; absent when
+   * the node runs no resolver.
+   */
+  resolver: ResolverCounters | undefined;
+}
+
+/** Counters of a node's embedded DNS (127.0.0.11 in its containers), for `node inspect`. */
+export interface ResolverCounters {
+  /** Queries received, UDP and TCP, malformed ones included. */
+  queries: bigint;
+  /** Answered from the cluster records (NOERROR, with or without records). */
+  answered: bigint;
+  /** Sent to an upstream server. */
+  forwarded: bigint;
+  /** Cluster-shaped names that do not exist. */
+  nxDomain: bigint;
+  /** FORMERR / NOTIMP / BADVERS answers and dropped messages. */
+  malformed: bigint;
+  /** REFUSED answers (forwarding limit reached, class other than IN). */
+  refused: bigint;
+  /** SERVFAIL answers: every upstream failed, or no upstream to ask. */
+  failed: bigint;
+  /** Socket errors (replies that could not be sent) and refused TCP connections. */
+  errors: bigint;
 }
 
 export interface HeartbeatResponse {
@@ -533,7 +558,7 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
 };
 
 function createBaseAgentStatus(): AgentStatus {
-  return { appliedVersion: '', lastError: '', itemCount: 0 };
+  return { appliedVersion: '', lastError: '', itemCount: 0, resolver: undefined };
 }
 
 export const AgentStatus: MessageFns<AgentStatus> = {
@@ -546,6 +571,9 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     }
     if (message.itemCount !== 0) {
       writer.uint32(24).uint32(message.itemCount);
+    }
+    if (message.resolver !== undefined) {
+      ResolverCounters.encode(message.resolver, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -587,6 +615,14 @@ export const AgentStatus: MessageFns<AgentStatus> = {
             message.itemCount = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.resolver = ResolverCounters.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -616,6 +652,7 @@ export const AgentStatus: MessageFns<AgentStatus> = {
         : isSet(object.item_count)
           ? globalThis.Number(object.item_count)
           : 0,
+      resolver: isSet(object.resolver) ? ResolverCounters.fromJSON(object.resolver) : undefined,
     };
   },
 
@@ -630,6 +667,9 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     if (message.itemCount !== 0) {
       obj.itemCount = Math.round(message.itemCount);
     }
+    if (message.resolver !== undefined) {
+      obj.resolver = ResolverCounters.toJSON(message.resolver);
+    }
     return obj;
   },
 
@@ -641,6 +681,219 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     message.appliedVersion = object.appliedVersion ?? '';
     message.lastError = object.lastError ?? '';
     message.itemCount = object.itemCount ?? 0;
+    message.resolver =
+      object.resolver !== undefined && object.resolver !== null
+        ? ResolverCounters.fromPartial(object.resolver)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseResolverCounters(): ResolverCounters {
+  return { queries: 0n, answered: 0n, forwarded: 0n, nxDomain: 0n, malformed: 0n, refused: 0n, failed: 0n, errors: 0n };
+}
+
+export const ResolverCounters: MessageFns<ResolverCounters> = {
+  encode(message: ResolverCounters, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.queries !== 0n) {
+      if (BigInt.asUintN(64, message.queries) !== message.queries) {
+        throw new globalThis.Error('value provided for field message.queries of type uint64 too large');
+      }
+      writer.uint32(8).uint64(message.queries);
+    }
+    if (message.answered !== 0n) {
+      if (BigInt.asUintN(64, message.answered) !== message.answered) {
+        throw new globalThis.Error('value provided for field message.answered of type uint64 too large');
+      }
+      writer.uint32(16).uint64(message.answered);
+    }
+    if (message.forwarded !== 0n) {
+      if (BigInt.asUintN(64, message.forwarded) !== message.forwarded) {
+        throw new globalThis.Error('value provided for field message.forwarded of type uint64 too large');
+      }
+      writer.uint32(24).uint64(message.forwarded);
+    }
+    if (message.nxDomain !== 0n) {
+      if (BigInt.asUintN(64, message.nxDomain) !== message.nxDomain) {
+        throw new globalThis.Error('value provided for field message.nxDomain of type uint64 too large');
+      }
+      writer.uint32(32).uint64(message.nxDomain);
+    }
+    if (message.malformed !== 0n) {
+      if (BigInt.asUintN(64, message.malformed) !== message.malformed) {
+        throw new globalThis.Error('value provided for field message.malformed of type uint64 too large');
+      }
+      writer.uint32(40).uint64(message.malformed);
+    }
+    if (message.refused !== 0n) {
+      if (BigInt.asUintN(64, message.refused) !== message.refused) {
+        throw new globalThis.Error('value provided for field message.refused of type uint64 too large');
+      }
+      writer.uint32(48).uint64(message.refused);
+    }
+    if (message.failed !== 0n) {
+      if (BigInt.asUintN(64, message.failed) !== message.failed) {
+        throw new globalThis.Error('value provided for field message.failed of type uint64 too large');
+      }
+      writer.uint32(56).uint64(message.failed);
+    }
+    if (message.errors !== 0n) {
+      if (BigInt.asUintN(64, message.errors) !== message.errors) {
+        throw new globalThis.Error('value provided for field message.errors of type uint64 too large');
+      }
+      writer.uint32(64).uint64(message.errors);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResolverCounters {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResolverCounters();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.queries = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.answered = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.forwarded = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.nxDomain = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.malformed = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.refused = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.failed = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.errors = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResolverCounters {
+    return {
+      queries: isSet(object.queries) ? BigInt(object.queries) : 0n,
+      answered: isSet(object.answered) ? BigInt(object.answered) : 0n,
+      forwarded: isSet(object.forwarded) ? BigInt(object.forwarded) : 0n,
+      nxDomain: isSet(object.nxDomain)
+        ? BigInt(object.nxDomain)
+        : isSet(object.nx_domain)
+          ? BigInt(object.nx_domain)
+          : 0n,
+      malformed: isSet(object.malformed) ? BigInt(object.malformed) : 0n,
+      refused: isSet(object.refused) ? BigInt(object.refused) : 0n,
+      failed: isSet(object.failed) ? BigInt(object.failed) : 0n,
+      errors: isSet(object.errors) ? BigInt(object.errors) : 0n,
+    };
+  },
+
+  toJSON(message: ResolverCounters): unknown {
+    const obj: any = {};
+    if (message.queries !== 0n) {
+      obj.queries = message.queries.toString();
+    }
+    if (message.answered !== 0n) {
+      obj.answered = message.answered.toString();
+    }
+    if (message.forwarded !== 0n) {
+      obj.forwarded = message.forwarded.toString();
+    }
+    if (message.nxDomain !== 0n) {
+      obj.nxDomain = message.nxDomain.toString();
+    }
+    if (message.malformed !== 0n) {
+      obj.malformed = message.malformed.toString();
+    }
+    if (message.refused !== 0n) {
+      obj.refused = message.refused.toString();
+    }
+    if (message.failed !== 0n) {
+      obj.failed = message.failed.toString();
+    }
+    if (message.errors !== 0n) {
+      obj.errors = message.errors.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ResolverCounters>): ResolverCounters {
+    return ResolverCounters.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ResolverCounters>): ResolverCounters {
+    const message = createBaseResolverCounters();
+    message.queries = object.queries !== undefined && object.queries !== null ? BigInt(object.queries) : 0n;
+    message.answered = object.answered !== undefined && object.answered !== null ? BigInt(object.answered) : 0n;
+    message.forwarded = object.forwarded !== undefined && object.forwarded !== null ? BigInt(object.forwarded) : 0n;
+    message.nxDomain = object.nxDomain !== undefined && object.nxDomain !== null ? BigInt(object.nxDomain) : 0n;
+    message.malformed = object.malformed !== undefined && object.malformed !== null ? BigInt(object.malformed) : 0n;
+    message.refused = object.refused !== undefined && object.refused !== null ? BigInt(object.refused) : 0n;
+    message.failed = object.failed !== undefined && object.failed !== null ? BigInt(object.failed) : 0n;
+    message.errors = object.errors !== undefined && object.errors !== null ? BigInt(object.errors) : 0n;
     return message;
   },
 };
