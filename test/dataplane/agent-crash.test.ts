@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
 import { open, readFile } from 'node:fs/promises';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { kernelSnapshot } from '../support/kernel-snapshot.js';
-import { createTestHosts } from '../support/test-hosts.js';
-import type { TestHosts } from '../support/test-hosts.js';
-import { destroyAll, logTails, startVxmeshds, waitFor } from '../support/vxmeshd-harness.js';
+import { useDaemonCluster } from '../support/daemon-cluster.js';
+import { waitFor } from '../support/vxmeshd-harness.js';
 import type { Vxmeshd } from '../support/vxmeshd-harness.js';
 
 const ROUNDS = 20;
@@ -17,45 +16,9 @@ const ROUNDS = 20;
  * over the whole run is reported and bounded.
  */
 describe('kill -9 of the agent in a loop while traffic flows', () => {
-  let hosts: TestHosts | undefined;
-  const daemons: Vxmeshd[] = [];
-  const d = (i: number): Vxmeshd => {
-    const x = daemons[i];
-    if (!x) {
-      throw new Error(`no daemon ${i}`);
-    }
-    return x;
-  };
-  const ipOf = async (i: number, name: string): Promise<string> => {
-    const [c] = JSON.parse(await d(i).cliOk(['inspect', name])) as {
-      NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
-    }[];
-    return c?.NetworkSettings.Networks['test-net']?.IPAddress ?? '';
-  };
-
-  beforeAll(async () => {
-    hosts = await createTestHosts({ count: 3 });
-    daemons.push(...(await startVxmeshds(hosts, [0, 1, 2])));
-    const init = await d(0).cliOk(['swarm', 'init', '--advertise-addr', '198.51.100.10']);
-    const join = /vxmesh (swarm join --token \S+ \S+)/.exec(init)?.[1]?.split(' ') ?? [];
-    await d(1).cliOk(join);
-    await d(2).cliOk(join);
-    await d(0).cliOk(['network', 'create', '-d', 'overlay', '--attachable', 'test-net']);
-  });
-
-  afterAll(async () => {
-    try {
-      await destroyAll(daemons);
-    } finally {
-      await hosts?.destroy();
-    }
-  });
-
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(async () => {
-      console.error(await logTails(daemons));
-    });
-  });
+  const cluster = useDaemonCluster({ hosts: 3, daemons: 3, attachableNetworks: ['test-net'] });
+  const d = (i: number): Vxmeshd => cluster.daemon(i);
+  const ipOf = (i: number, name: string): Promise<string> => cluster.ipOf(i, name, 'test-net');
 
   it(
     `survives ${ROUNDS} kills mid-reconcile without disturbing traffic, and ends where a clean run would`,
@@ -138,7 +101,7 @@ describe('kill -9 of the agent in a loop while traffic flows', () => {
       const before = await snapshot();
       await victim.stop();
       for (const ns of before.filter((l) => l.includes(' link br0 ')).map((l) => l.split(' ')[0] ?? '')) {
-        await hosts?.exec(1, 'ip', ['netns', 'del', `${prefix}${ns}`], { check: false });
+        await cluster.hosts().exec(1, 'ip', ['netns', 'del', `${prefix}${ns}`], { check: false });
       }
       await victim.restart();
       const rebuilt = await converged(1 + churn);

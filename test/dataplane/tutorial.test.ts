@@ -1,9 +1,8 @@
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestHosts } from '../support/test-hosts.js';
-import type { TestHosts } from '../support/test-hosts.js';
-import { destroyAll, logTails, startVxmeshds, waitFor } from '../support/vxmeshd-harness.js';
+import { describe, expect, it } from 'vitest';
+import { useDaemonCluster } from '../support/daemon-cluster.js';
+import { waitFor } from '../support/vxmeshd-harness.js';
 import type { Vxmeshd } from '../support/vxmeshd-harness.js';
 
 interface InspectedContainer {
@@ -22,15 +21,8 @@ interface InspectedContainer {
  * removing a stale endpoint with -f). A fourth namespace on the underlay plays "the internet".
  */
 describe('overlay tutorial across hosts (3 daemons + a stub internet)', () => {
-  let hosts: TestHosts | undefined;
-  const daemons: Vxmeshd[] = [];
-  const d = (i: number): Vxmeshd => {
-    const x = daemons[i];
-    if (!x) {
-      throw new Error(`no daemon ${i}`);
-    }
-    return x;
-  };
+  const cluster = useDaemonCluster({ hosts: 4, daemons: 3, attachableNetworks: ['test-net'] });
+  const d = (i: number): Vxmeshd => cluster.daemon(i);
 
   const inspect = async (i: number, name: string): Promise<InspectedContainer> => {
     const [c] = JSON.parse(await d(i).cliOk(['inspect', name])) as InspectedContainer[];
@@ -39,38 +31,13 @@ describe('overlay tutorial across hosts (3 daemons + a stub internet)', () => {
     }
     return c;
   };
-  const ipOf = async (i: number, name: string, network = 'test-net'): Promise<string> =>
-    (await inspect(i, name)).NetworkSettings.Networks[network]?.IPAddress ?? '';
+  const ipOf = (i: number, name: string, network = 'test-net'): Promise<string> => cluster.ipOf(i, name, network);
   const ping = (i: number, name: string, target: string, extra: string[] = []) =>
     d(i).cli(['exec', name, '--', 'ping', '-c', '1', '-W', '1', ...extra, target]);
   /** Pings until one gets through (the peer's FDB entry arrives with the next dispatch batch). */
   const eventuallyPings = async (i: number, name: string, target: string): Promise<void> => {
     await waitFor(async () => (await ping(i, name, target)).code === 0, 10_000, { what: `${name} → ${target}` });
   };
-
-  beforeAll(async () => {
-    hosts = await createTestHosts({ count: 4 });
-    daemons.push(...(await startVxmeshds(hosts, [0, 1, 2])));
-    const init = await d(0).cliOk(['swarm', 'init', '--advertise-addr', '198.51.100.10']);
-    const join = /vxmesh (swarm join --token \S+ \S+)/.exec(init)?.[1]?.split(' ') ?? [];
-    await d(1).cliOk(join);
-    await d(2).cliOk(join);
-    await d(0).cliOk(['network', 'create', '-d', 'overlay', '--attachable', 'test-net']);
-  });
-
-  afterAll(async () => {
-    try {
-      await destroyAll(daemons);
-    } finally {
-      await hosts?.destroy();
-    }
-  });
-
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(async () => {
-      console.error(await logTails(daemons));
-    });
-  });
 
   it('alpine1 on host0 and alpine2 on host1 ping each other over the overlay', async () => {
     await d(0).cliOk(['run', '-d', '--name', 'alpine1', '--network', 'test-net', '--', 'sleep', '600']);
@@ -113,7 +80,7 @@ describe('overlay tutorial across hosts (3 daemons + a stub internet)', () => {
     await waitFor(async () => !(await d(1).cliOk(['ps', '-a'])).includes('alpine3'), 15_000, {
       what: 'alpine3 removed',
     });
-    const namespaces = (await hosts?.exec(0, 'ip', ['netns', 'list']))?.stdout ?? '';
+    const namespaces = (await cluster.hosts().exec(0, 'ip', ['netns', 'list'])).stdout;
     expect(namespaces).not.toContain(`c-${id.slice(0, 12)}`);
   });
 

@@ -1,13 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCommand } from '../support/command.js';
-import { createTestHosts } from '../support/test-hosts.js';
-import type { TestHosts } from '../support/test-hosts.js';
-import { destroyAll, logTails, startVxmeshds, waitFor } from '../support/vxmeshd-harness.js';
+import { useDaemonCluster } from '../support/daemon-cluster.js';
+import { waitFor } from '../support/vxmeshd-harness.js';
 import type { Vxmeshd } from '../support/vxmeshd-harness.js';
-
-interface InspectedContainer {
-  readonly NetworkSettings: { readonly Networks: Record<string, { readonly IPAddress: string }> };
-}
 
 /**
  * The seeds' alias and link walkthrough (docker's "links and aliases in user-defined networks"),
@@ -21,19 +16,9 @@ interface InspectedContainer {
  * reach host0 through the managers' assignments, and its removal too.
  */
 describe('aliases and links walkthrough (2 daemons, dig/getent/ping by name)', () => {
-  let hosts: TestHosts | undefined;
-  const daemons: Vxmeshd[] = [];
-  const d = (i: number): Vxmeshd => {
-    const x = daemons[i];
-    if (!x) {
-      throw new Error(`no daemon ${i}`);
-    }
-    return x;
-  };
-  const ipOf = async (i: number, name: string, network: string): Promise<string> => {
-    const [c] = JSON.parse(await d(i).cliOk(['inspect', name])) as InspectedContainer[];
-    return c?.NetworkSettings.Networks[network]?.IPAddress ?? '';
-  };
+  const cluster = useDaemonCluster({ hosts: 2, daemons: 2, attachableNetworks: ['isolated_nw', 'local_alias'] });
+  const d = (i: number): Vxmeshd => cluster.daemon(i);
+  const ipOf = (i: number, name: string, network: string): Promise<string> => cluster.ipOf(i, name, network);
   /** `dig +short NAME` inside a container of host0, sorted. */
   const dig = async (container: string, name: string): Promise<string[]> =>
     (await d(0).cliOk(['exec', container, '--', 'dig', '+short', '+tries=2', '+time=2', name]))
@@ -52,30 +37,6 @@ describe('aliases and links walkthrough (2 daemons, dig/getent/ping by name)', (
   const eventually = async (check: () => Promise<boolean>, what: string): Promise<void> => {
     await waitFor(async () => (await check()) || undefined, 10_000, { what });
   };
-
-  beforeAll(async () => {
-    hosts = await createTestHosts({ count: 2 });
-    daemons.push(...(await startVxmeshds(hosts, [0, 1])));
-    const init = await d(0).cliOk(['swarm', 'init', '--advertise-addr', '198.51.100.10']);
-    const join = /vxmesh (swarm join --token \S+ \S+)/.exec(init)?.[1]?.split(' ') ?? [];
-    await d(1).cliOk(join);
-    await d(0).cliOk(['network', 'create', '-d', 'overlay', '--attachable', 'isolated_nw']);
-    await d(0).cliOk(['network', 'create', '-d', 'overlay', '--attachable', 'local_alias']);
-  });
-
-  afterAll(async () => {
-    try {
-      await destroyAll(daemons);
-    } finally {
-      await hosts?.destroy();
-    }
-  });
-
-  beforeEach(({ onTestFailed }) => {
-    onTestFailed(async () => {
-      console.error(await logTails(daemons));
-    });
-  });
 
   it('1. links on isolated_nw: container4 reaches c5 and container5 reaches c4; each link is private', async () => {
     // container5 does not exist yet when container4 links to it: links resolve when asked.
@@ -202,7 +163,7 @@ describe('aliases and links walkthrough (2 daemons, dig/getent/ping by name)', (
     const [c] = JSON.parse(await d(0).cliOk(['inspect', 'container7'])) as { Id: string }[];
     await d(0).cliOk(['rm', '-f', 'container7']);
     expect(await dig('container5', 'container7')).toEqual([]);
-    const namespaces = (await hosts?.exec(0, 'ip', ['netns', 'list']))?.stdout ?? '';
+    const namespaces = (await cluster.hosts().exec(0, 'ip', ['netns', 'list'])).stdout;
     expect(namespaces).not.toContain(`c-${(c?.Id ?? '').slice(0, 12)}`);
   });
 
