@@ -183,13 +183,18 @@ export class ContainerRuntime {
       dnsOptions: [...req.dnsOptions],
     };
     await ensureNamespace(namespace);
+    let resolverReady: Promise<void> | undefined;
     try {
       await writeNamespaceEtc(namespace, { hostname: `${hostname}\n`, hosts: `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n` });
+      // The resolver's sockets are bound while the managers allocate and the kernel is wired: it
+      // is needed before the command starts, not before the container is reachable.
+      resolverReady = this.#deps.dns?.prepare(container);
+      resolverReady?.catch(() => undefined);
       for (const request of req.networks) {
         container = { ...container, networks: [...container.networks, await this.#attach(container, request)] };
       }
-      await this.#deps.dns?.prepare(container);
     } catch (err) {
+      await resolverReady?.catch(() => undefined);
       await this.#deps.dns?.release(id);
       await this.#detachAll(container).catch(() => undefined);
       await deleteNamespace(namespace).catch(() => undefined);
@@ -199,6 +204,12 @@ export class ContainerRuntime {
     this.#containers.set(id, container);
     await this.#records.save(container);
     await this.#deps.reconcile();
+    try {
+      await resolverReady;
+    } catch (err) {
+      await this.#removeRecord(id).catch(() => undefined);
+      throw err;
+    }
     if (!req.createOnly) {
       await this.#spawn(id);
     }
