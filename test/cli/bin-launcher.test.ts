@@ -21,7 +21,7 @@ describe('bin/vxmesh launcher', () => {
     await mkdir(join(repo, 'bin'), { recursive: true });
     await mkdir(join(repo, 'dist/cli'), { recursive: true });
     await copyFile(launcher, join(repo, 'bin/vxmesh'));
-    await writeFile(join(repo, 'dist/cli/vxmesh.js'), 'console.log(JSON.stringify(process.argv.slice(2)));\n');
+    await writeFile(join(repo, 'dist/cli/vxmesh.bundle.js'), 'console.log(JSON.stringify(process.argv.slice(2)));\n');
     // What npm does: <prefix>/bin/vxmesh -> ../lib/node_modules/vxmesh/bin/vxmesh, a relative
     // link to a package directory that is itself a link to the checkout.
     await mkdir(join(dir, 'prefix/bin'), { recursive: true });
@@ -34,7 +34,7 @@ describe('bin/vxmesh launcher', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('runs dist/cli/vxmesh.js with the arguments unchanged, through symlinks', async () => {
+  it('runs dist/cli/vxmesh.bundle.js with the arguments unchanged, through symlinks', async () => {
     const { stdout } = await run('/bin/sh', [join(dir, 'prefix/bin/vxmesh'), 'node', 'ls', '--format', 'a b']);
     expect(JSON.parse(stdout)).toEqual(['node', 'ls', '--format', 'a b']);
   });
@@ -47,7 +47,7 @@ describe('bin/vxmesh launcher', () => {
     );
     expect(err?.code).toBe(1);
     expect(err?.stderr).toMatch(
-      /^Error: .*dist\/cli\/vxmesh\.js is missing: run 'npm run build' in .*checkout first\n$/,
+      /^Error: .*dist\/cli\/vxmesh\.bundle\.js is missing: run 'npm run build' in .*checkout first\n$/,
     );
   });
 });

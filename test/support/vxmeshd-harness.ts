@@ -32,7 +32,7 @@ import type { TestHost, TestHosts } from './test-hosts.js';
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The compiled daemon and CLI this harness runs. */
 export const VXMESHD_JS = join(REPO_ROOT, 'dist/daemon/vxmeshd.js');
-export const VXMESH_CLI_JS = join(REPO_ROOT, 'dist/cli/vxmesh.js');
+export const VXMESH_CLI_JS = join(REPO_ROOT, 'dist/cli/vxmesh.bundle.js');
 
 const DIR_PREFIX = 'vxmeshd-';
 const DEFAULT_READY_TIMEOUT_MS = 20_000;
