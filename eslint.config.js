@@ -21,7 +21,8 @@ export default tseslint.config(
     },
   },
   {
-    files: ['vitest.config.ts', 'test/**/global-setup.ts'],
+    // Declarations of untyped CommonJS modules mirror their default export.
+    files: ['vitest.config.ts', 'test/**/global-setup.ts', 'src/types/**/*.d.ts'],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {

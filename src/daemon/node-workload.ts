@@ -6,6 +6,7 @@ import { buildDataplaneSpec } from '../worker/dataplane-spec-builder.js';
 import { ContainerRuntime } from '../worker/containers/container-runtime.js';
 import type { NodeAgent } from '../worker/node-agent.js';
 import { ResourceClient } from '../worker/resource-client.js';
+import { RawSocketPathMtuProbe } from '../worker/path-mtu-probe.js';
 import { underlayMtu } from '../worker/underlay-mtu.js';
 import { EmbeddedDns, NetnsDnsDriver, dnsStateFromAssignments } from '../worker/dns/index.js';
 import type { DnsNamespaceDriver } from '../worker/dns/index.js';
@@ -17,6 +18,8 @@ const log = createLogger('daemon.workload');
 
 /** Full dataplane pass even without changes, to repair out-of-band tampering. */
 const RESYNC_MS = 30_000;
+/** Path-MTU probes that may run at once (each is a few ICMP echoes of up to 250 ms). */
+const MAX_CONCURRENT_PROBES = 4;
 export const DEFAULT_EGRESS_SUBNET = '172.18.0.0/16';
 const EGRESS_BRIDGE = 'vx_gwbridge';
 
@@ -45,6 +48,9 @@ export class NodeWorkload implements AsyncDisposable {
   readonly dns: EmbeddedDns;
   readonly #opts: NodeWorkloadOptions;
   #underlayMtu = 1500;
+  /** Path MTU per peer data-path address: a number once measured, undefined while probing or unknown. */
+  readonly #pathMtus = new Map<string, number | undefined>();
+  #probesRunning = 0;
 
   constructor(opts: NodeWorkloadOptions) {
     this.#opts = opts;
@@ -108,6 +114,34 @@ export class NodeWorkload implements AsyncDisposable {
     this.dataplane.request();
   }
 
+  /**
+   * The measured path MTU toward a peer's data-path address; the first ask starts a probe in the
+   * background (a few at a time), and its result triggers another dataplane pass.
+   */
+  #pathMtuOf(vtep: string): number | undefined {
+    const known = this.#pathMtus.get(vtep);
+    if (known === undefined && !this.#pathMtus.has(vtep) && this.#probesRunning < MAX_CONCURRENT_PROBES) {
+      this.#pathMtus.set(vtep, undefined);
+      this.#probesRunning++;
+      new RawSocketPathMtuProbe(this.#underlayMtu)
+        .probe(vtep)
+        .then(
+          (mtu) => {
+            this.#pathMtus.set(vtep, mtu);
+            if (mtu !== undefined && mtu < this.#underlayMtu) {
+              log.info({ vtep, mtu, underlayMtu: this.#underlayMtu }, 'path to peer is narrower than the underlay');
+              this.dataplane.request();
+            }
+          },
+          (err: unknown) => log.warn({ err, vtep }, 'path MTU probe failed; using the interface MTU'),
+        )
+        .finally(() => {
+          this.#probesRunning--;
+        });
+    }
+    return known;
+  }
+
   desiredSpec(): NodeDataplaneSpec | undefined {
     const port = this.#opts.agent.dataPathPort || this.#opts.dataPathPort;
     if (port === 0) {
@@ -121,6 +155,7 @@ export class NodeWorkload implements AsyncDisposable {
       dataPathAddr: this.#opts.dataPathAddr,
       dataPathPort: port,
       underlayMtu: this.#underlayMtu,
+      pathMtuOf: (vtep) => this.#pathMtuOf(vtep),
       assignments: this.#opts.agent.assignments.items,
       attachedNetworks: this.runtime.networks,
       attachments: this.runtime.attachments(),
@@ -141,7 +176,8 @@ export class NodeWorkload implements AsyncDisposable {
         continue;
       }
       const ep = a.item.value;
-      const matchesNetwork = ep.networkId === network || networks.get(ep.networkId) === network || ep.networkId.startsWith(network);
+      const matchesNetwork =
+        ep.networkId === network || networks.get(ep.networkId) === network || ep.networkId.startsWith(network);
       if (ep.nodeId === this.#opts.nodeId && ep.ownerName === ownerName && matchesNetwork) {
         out.push(ep.id);
       }

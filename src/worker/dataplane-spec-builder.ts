@@ -23,6 +23,8 @@ export interface DataplaneInputs {
   readonly dataPathPort: number;
   /** MTU of the interface holding the data-path address. */
   readonly underlayMtu: number;
+  /** Path MTU measured toward a peer's data-path address, when known (smaller hops on the way). */
+  readonly pathMtuOf?: (vtep: string) => number | undefined;
   /** What the managers assigned (networks, endpoints, peers), keyed as the dispatcher keys them. */
   readonly assignments: ReadonlyMap<string, Assignment>;
   /** Networks learnt from attach answers, used until the dispatcher's copy arrives. */
@@ -31,6 +33,18 @@ export interface DataplaneInputs {
   readonly attachments: readonly LocalAttachment[];
   /** The egress bridge; absent disables egress. */
   readonly egress?: { readonly bridge: string; readonly gatewayCidr: string };
+}
+
+/** The smallest of the interface MTU and the measured path MTUs toward the overlay's peers. */
+function narrowestPath(inputs: DataplaneInputs, remotes: readonly RemoteEndpointSpec[]): number {
+  let mtu = inputs.underlayMtu;
+  for (const vtep of new Set(remotes.map((r) => r.vtep))) {
+    const path = inputs.pathMtuOf?.(vtep);
+    if (path !== undefined && path < mtu) {
+      mtu = path;
+    }
+  }
+  return mtu;
 }
 
 /** The overlay namespace of a network on this node. */
@@ -143,7 +157,7 @@ export function buildDataplaneSpec(inputs: DataplaneInputs): NodeDataplaneSpec {
     overlays.push({
       networkId,
       namespace: overlayNamespace(inputs.namespacePrefix, networkId),
-      mtu: network.mtu > 0 ? network.mtu : Math.max(MIN_MTU, inputs.underlayMtu - VXLAN_OVERHEAD),
+      mtu: network.mtu > 0 ? network.mtu : Math.max(MIN_MTU, narrowestPath(inputs, remoteEndpoints) - VXLAN_OVERHEAD),
       subnets,
       localEndpoints: localEndpoints.sort((a, b) => a.endpointId.localeCompare(b.endpointId)),
       remoteEndpoints: remoteEndpoints.sort((a, b) => a.endpointId.localeCompare(b.endpointId)),
