@@ -240,6 +240,7 @@ class SimAgent {
           lastError: '',
           itemCount: this.#state.items.size,
           resolver: undefined,
+          overlayMtus: {},
         };
         client.heartbeat(
           { sessionId: this.#sessionId, status },

@@ -43,7 +43,7 @@ export interface DockerNetworkContainer {
  * docker's `network.Inspect` of a swarm overlay (REFERENCE.md section 8.1), with its field names
  * and order, so `jq` filters written for `docker network inspect` work unchanged. `Containers`
  * lists every endpoint on the network cluster-wide (docker lists only the answering node's
- * containers), keyed by container ID. `Peers` (omitempty) is left out, and `Services` appears only
+ * containers), keyed by container ID. `Peers` appears when nodes serve the network, and `Services` appears only
  * with docker's --verbose, which vxmesh does not offer yet. `Status` is the per-subnet usage
  * docker 29 prints; vxmesh always has it.
  */
@@ -74,6 +74,11 @@ export interface DockerNetworkJson {
   /** Driver options as the manager recorded them, including the vxlanid_list written back. */
   readonly Options: Readonly<Record<string, string>>;
   readonly Labels: Readonly<Record<string, string>>;
+  /**
+   * The nodes serving the network (docker's `Peers`, omitted when empty as docker's omitempty
+   * does), with vxmesh's `MTU`: the overlay MTU each node reported programming, when known.
+   */
+  readonly Peers?: readonly { readonly Name: string; readonly IP: string; readonly MTU?: number }[];
   readonly Status: {
     readonly IPAM: { readonly Subnets: Readonly<Record<string, DockerSubnetStatus>> };
   };
@@ -134,6 +139,11 @@ export function dockerNetworkJson(record: NetworkRecord): DockerNetworkJson {
     Containers: networkContainers(record.endpoints),
     Options: goMap(network.options),
     Labels: goMap(network.labels),
+    ...(record.peers.length === 0
+      ? {}
+      : {
+          Peers: record.peers.map((p) => ({ Name: p.hostname, IP: p.ip, ...(p.mtu > 0 ? { MTU: p.mtu } : {}) })),
+        }),
     Status: { IPAM: { Subnets: subnetStatuses(record.usage) } },
   };
 }

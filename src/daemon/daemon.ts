@@ -204,6 +204,7 @@ export class Daemon implements AsyncDisposable {
       onRenewed: (role, etcdEndpoints) => this.#scheduleRole(agent, role, etcdEndpoints, 0),
       // The workload is built just below; heartbeats before that carry no counters.
       resolverCounters: () => this.#workload?.resolverCounters(),
+      overlayMtus: () => this.#workload?.overlayMtus() ?? {},
     });
     this.#agent = agent;
     agent.start();

@@ -142,6 +142,12 @@ export class NodeWorkload implements AsyncDisposable {
     return known;
   }
 
+  /** The MTU of every overlay this node serves now, as the last computed spec has it. */
+  overlayMtus(): Record<string, number> {
+    const spec = this.desiredSpec();
+    return Object.fromEntries((spec?.overlays ?? []).map((o) => [o.networkId, o.mtu]));
+  }
+
   desiredSpec(): NodeDataplaneSpec | undefined {
     const port = this.#opts.agent.dataPathPort || this.#opts.dataPathPort;
     if (port === 0) {

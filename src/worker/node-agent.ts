@@ -57,6 +57,8 @@ export interface NodeAgentOptions {
    * daemon builds the workload that owns the resolvers after the agent.
    */
   readonly resolverCounters?: () => ResolverCounters | undefined;
+  /** MTU the node programmed per overlay (network ID → MTU), reported for `network inspect`. */
+  readonly overlayMtus?: () => Record<string, number>;
 }
 
 const BACKOFF_BASE_MS = 200;
@@ -117,6 +119,7 @@ export class NodeAgent implements AsyncDisposable {
       lastError: this.#lastError,
       itemCount: this.#assignments.items.size,
       resolver: this.#resolverCounters(),
+      overlayMtus: this.#opts.overlayMtus?.() ?? {},
     };
   }
 

@@ -48,6 +48,7 @@ export function networkViews(): NetworkRecord[] {
       version: 40n,
       usage: [SubnetUsage.create({ subnet: '10.0.4.0/24', inUse: 3n, free: 253n })],
       endpoints: [],
+      peers: [],
     },
     {
       network: Network.create({
@@ -104,6 +105,7 @@ export function networkViews(): NetworkRecord[] {
           aliases: ['app'],
         }),
       ],
+      peers: [],
     },
     {
       network: Network.create({
@@ -119,6 +121,7 @@ export function networkViews(): NetworkRecord[] {
       version: 3n,
       usage: [SubnetUsage.create({ subnet: '10.0.0.0/24', inUse: 3n, free: 253n })],
       endpoints: [],
+      peers: [],
     },
     {
       network: Network.create({
@@ -162,6 +165,7 @@ export function networkViews(): NetworkRecord[] {
           macAddress: '02:42:0a:00:02:07',
         }),
       ],
+      peers: [],
     },
   ];
 }

@@ -70,6 +70,7 @@ export function clusterViews(): NodeRecord[] {
       sessionState: 'connected',
       agent: {
         appliedVersion: '418',
+        overlayMtus: {},
         lastError: '',
         itemCount: 7,
         resolver: {

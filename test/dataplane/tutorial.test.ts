@@ -49,6 +49,24 @@ describe('overlay tutorial across hosts (3 daemons + a stub internet)', () => {
     await eventuallyPings(1, 'alpine2', ip1);
   });
 
+  it('network inspect shows each serving node with the overlay MTU it programmed', async () => {
+    const peers = await waitFor(
+      async () => {
+        const [net] = JSON.parse(await d(0).cliOk(['network', 'inspect', 'test-net'])) as {
+          Peers?: { Name: string; IP: string; MTU?: number }[];
+        }[];
+        const list = net?.Peers ?? [];
+        return list.length === 2 && list.every((p) => p.MTU !== undefined) ? list : undefined;
+      },
+      15_000,
+      { what: 'both peers with their MTU (reported in heartbeats)' },
+    );
+    expect(peers).toEqual([
+      { Name: 'host0', IP: '198.51.100.10', MTU: 1450 },
+      { Name: 'host1', IP: '198.51.100.11', MTU: 1450 },
+    ]);
+  });
+
   it('a --rm container on host1 reaches alpine1 and is cleaned up when it exits', async () => {
     const ip1 = await ipOf(0, 'alpine1');
     // Containers share the host's filesystem: success leaves a marker the test can see after --rm.

@@ -1,6 +1,6 @@
 import { unaryHandler } from '../../common/rpc/server-handlers.js';
 import type { Authorize } from '../../common/rpc/server-handlers.js';
-import type { ClusterControlServer } from '../../gen/vxmesh/v1/control.js';
+import type { ClusterControlServer, NetworkPeer, NetworkView } from '../../gen/vxmesh/v1/control.js';
 import { NetworkService } from '../network/network-service.js';
 import type { ClusterControlDeps } from './cluster-control-deps.js';
 
@@ -9,6 +9,33 @@ export type NetworkControlHandlers = Pick<
   ClusterControlServer,
   'createNetwork' | 'listNetworks' | 'getNetwork' | 'removeNetwork' | 'pruneNetworks'
 >;
+
+function hostOf(addr: string): string {
+  const colon = addr.lastIndexOf(':');
+  return colon > 0 && !addr.startsWith('[') ? addr.slice(0, colon) : addr.replace(/^\[([^\]]+)\].*$/, '$1');
+}
+
+/**
+ * The nodes that have an endpoint on the network, with the overlay MTU each reported in its
+ * heartbeats (known to the manager holding its session; 0 otherwise).
+ */
+async function withPeers(deps: ClusterControlDeps, view: NetworkView): Promise<NetworkView> {
+  const networkId = view.network?.id ?? '';
+  const peers: NetworkPeer[] = [];
+  for (const nodeId of new Set(view.endpoints.map((e) => e.nodeId))) {
+    const node = await deps.registry.lookup(nodeId);
+    if (!node) {
+      continue;
+    }
+    peers.push({
+      nodeId,
+      hostname: node.hostname,
+      ip: node.dataPathAddr || hostOf(node.advertiseAddr),
+      mtu: deps.agentStatus(nodeId)?.overlayMtus[networkId] ?? 0,
+    });
+  }
+  return { ...view, peers: peers.sort((a, b) => a.hostname.localeCompare(b.hostname)) };
+}
 
 /**
  * Handlers over {@link NetworkService}; errors are VxmeshErrors mapped to gRPC status by
@@ -20,9 +47,11 @@ export function networkControlHandlers(deps: ClusterControlDeps, authorize: Auth
     createNetwork: unaryHandler(authorize, async (req, { signal }) => ({
       network: (await networks.create(req, { signal })).network,
     })),
-    listNetworks: unaryHandler(authorize, async (_req, { signal }) => ({ networks: await networks.list({ signal }) })),
+    listNetworks: unaryHandler(authorize, async (_req, { signal }) => ({
+      networks: await Promise.all((await networks.list({ signal })).map((v) => withPeers(deps, v))),
+    })),
     getNetwork: unaryHandler(authorize, async (req, { signal }) => ({
-      network: await networks.get(req.ref, { signal }),
+      network: await withPeers(deps, await networks.get(req.ref, { signal })),
     })),
     removeNetwork: unaryHandler(authorize, async (req, { signal }) => ({
       wasIngress: (await networks.remove(req.ref, { signal })).ingress,

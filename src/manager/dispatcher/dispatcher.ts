@@ -112,7 +112,7 @@ export class Dispatcher implements AsyncDisposable {
 
   /** What the node's agent last reported, while it holds a session with this manager. */
   agentStatus(nodeId: string): AgentStatus | undefined {
-    return this.#sessions.has(nodeId) ? (this.#agentStatus.get(nodeId) ?? { appliedVersion: '', lastError: '', itemCount: 0, resolver: undefined }) : undefined;
+    return this.#sessions.has(nodeId) ? (this.#agentStatus.get(nodeId) ?? { appliedVersion: '', lastError: '', itemCount: 0, resolver: undefined, overlayMtus: {} }) : undefined;
   }
 
   /** Node IDs with an open session on this manager. */

@@ -62,6 +62,7 @@ export class NetworkService {
         addresses.kvs.filter((kv) => kv.key.startsWith(storeKeys.networkAddressesPrefix(n.network.id))),
       ),
       endpoints: endpoints.get(n.network.id) ?? [],
+      peers: [],
     }));
   }
 
@@ -72,7 +73,7 @@ export class NetworkService {
       loadNetworkUsage(this.#store, n.network, opts),
       networkEndpoints(this.#store, n.network.id, opts),
     ]);
-    return { network: n.network, version: n.modRevision, usage, endpoints };
+    return { network: n.network, version: n.modRevision, usage, endpoints, peers: [] };
   }
 
   /** Removes a network that nothing uses; returns it (so the caller can warn about ingress). */

@@ -183,7 +183,7 @@ export class FakeDaemonApi implements DaemonApi {
       }
       const id = `${request.name}${'0'.repeat(25)}`.slice(0, 25);
       const network = Network.create({ id, name: request.name, driver: request.driver, labels: request.labels });
-      this.networks.set(id, { network, version: 1n, usage: [], endpoints: [] });
+      this.networks.set(id, { network, version: 1n, usage: [], endpoints: [], peers: [] });
       return network;
     });
   }

@@ -68,6 +68,7 @@ describe('dockerNetworkJson', () => {
       version: 1n,
       usage: [],
       endpoints: [],
+      peers: [],
     });
     expect(json.IPAM).toEqual({ Driver: 'default', Options: null, Config: [{ Subnet: '10.9.0.0/24' }] });
     expect(json.Created).toBe('0001-01-01T00:00:00Z');

@@ -51,7 +51,7 @@ describe('node inspect', () => {
     const v = view(WORKER1_ID);
     const withoutResolver = dockerNodeJson({
       ...v,
-      agent: { appliedVersion: '1', lastError: '', itemCount: 0, resolver: undefined },
+      agent: { appliedVersion: '1', lastError: '', itemCount: 0, resolver: undefined, overlayMtus: {} },
     });
     expect(withoutResolver.Agent).not.toHaveProperty('Resolver');
     expect(dockerNodeJson(view(MANAGER_ID))).not.toHaveProperty('Agent');

@@ -225,6 +225,18 @@ export interface NetworkView {
   usage: SubnetUsage[];
   /** Every endpoint on the network, cluster-wide, sorted by ID (`network inspect`'s Containers). */
   endpoints: Endpoint[];
+  /** Nodes with an endpoint on the network (`network inspect`'s Peers), sorted by hostname. */
+  peers: NetworkPeer[];
+}
+
+/** A node serving a network, as `network inspect` shows it. */
+export interface NetworkPeer {
+  nodeId: string;
+  hostname: string;
+  /** The node's VXLAN address. */
+  ip: string;
+  /** The overlay MTU the node reported programming; 0 when this manager has not heard it. */
+  mtu: number;
 }
 
 export interface ListNetworksResponse {
@@ -3344,7 +3356,7 @@ export const ListNetworksRequest: MessageFns<ListNetworksRequest> = {
 };
 
 function createBaseNetworkView(): NetworkView {
-  return { network: undefined, version: 0n, usage: [], endpoints: [] };
+  return { network: undefined, version: 0n, usage: [], endpoints: [], peers: [] };
 }
 
 export const NetworkView: MessageFns<NetworkView> = {
@@ -3363,6 +3375,9 @@ export const NetworkView: MessageFns<NetworkView> = {
     }
     for (const v of message.endpoints) {
       Endpoint.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.peers) {
+      NetworkPeer.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -3412,6 +3427,14 @@ export const NetworkView: MessageFns<NetworkView> = {
             message.endpoints.push(Endpoint.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.peers.push(NetworkPeer.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3432,6 +3455,7 @@ export const NetworkView: MessageFns<NetworkView> = {
       endpoints: globalThis.Array.isArray(object?.endpoints)
         ? object.endpoints.map((e: any) => Endpoint.fromJSON(e))
         : [],
+      peers: globalThis.Array.isArray(object?.peers) ? object.peers.map((e: any) => NetworkPeer.fromJSON(e)) : [],
     };
   },
 
@@ -3449,6 +3473,9 @@ export const NetworkView: MessageFns<NetworkView> = {
     if (message.endpoints?.length) {
       obj.endpoints = message.endpoints.map((e) => Endpoint.toJSON(e));
     }
+    if (message.peers?.length) {
+      obj.peers = message.peers.map((e) => NetworkPeer.toJSON(e));
+    }
     return obj;
   },
 
@@ -3462,6 +3489,128 @@ export const NetworkView: MessageFns<NetworkView> = {
     message.version = object.version !== undefined && object.version !== null ? BigInt(object.version) : 0n;
     message.usage = object.usage?.map((e) => SubnetUsage.fromPartial(e)) || [];
     message.endpoints = object.endpoints?.map((e) => Endpoint.fromPartial(e)) || [];
+    message.peers = object.peers?.map((e) => NetworkPeer.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseNetworkPeer(): NetworkPeer {
+  return { nodeId: '', hostname: '', ip: '', mtu: 0 };
+}
+
+export const NetworkPeer: MessageFns<NetworkPeer> = {
+  encode(message: NetworkPeer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== '') {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.hostname !== '') {
+      writer.uint32(18).string(message.hostname);
+    }
+    if (message.ip !== '') {
+      writer.uint32(26).string(message.ip);
+    }
+    if (message.mtu !== 0) {
+      writer.uint32(32).uint32(message.mtu);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NetworkPeer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetworkPeer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.hostname = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ip = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.mtu = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NetworkPeer {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+          ? globalThis.String(object.node_id)
+          : '',
+      hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : '',
+      ip: isSet(object.ip) ? globalThis.String(object.ip) : '',
+      mtu: isSet(object.mtu) ? globalThis.Number(object.mtu) : 0,
+    };
+  },
+
+  toJSON(message: NetworkPeer): unknown {
+    const obj: any = {};
+    if (message.nodeId !== '') {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.hostname !== '') {
+      obj.hostname = message.hostname;
+    }
+    if (message.ip !== '') {
+      obj.ip = message.ip;
+    }
+    if (message.mtu !== 0) {
+      obj.mtu = Math.round(message.mtu);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NetworkPeer>): NetworkPeer {
+    return NetworkPeer.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NetworkPeer>): NetworkPeer {
+    const message = createBaseNetworkPeer();
+    message.nodeId = object.nodeId ?? '';
+    message.hostname = object.hostname ?? '';
+    message.ip = object.ip ?? '';
+    message.mtu = object.mtu ?? 0;
     return message;
   },
 };

@@ -142,6 +142,16 @@ export interface AgentStatus {
    * the node runs no resolver.
    */
   resolver: ResolverCounters | undefined;
+  /**
+   * MTU the node programmed for each overlay it serves (network ID → MTU): the underlay's or the
+   * narrowest measured path's, less VXLAN's 50 bytes, or the network's MTU option.
+   */
+  overlayMtus: { [key: string]: number };
+}
+
+export interface AgentStatus_OverlayMtusEntry {
+  key: string;
+  value: number;
 }
 
 /** Counters of a node's embedded DNS (127.0.0.11 in its containers), for `node inspect`. */
@@ -558,7 +568,7 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
 };
 
 function createBaseAgentStatus(): AgentStatus {
-  return { appliedVersion: '', lastError: '', itemCount: 0, resolver: undefined };
+  return { appliedVersion: '', lastError: '', itemCount: 0, resolver: undefined, overlayMtus: {} };
 }
 
 export const AgentStatus: MessageFns<AgentStatus> = {
@@ -575,6 +585,9 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     if (message.resolver !== undefined) {
       ResolverCounters.encode(message.resolver, writer.uint32(34).fork()).join();
     }
+    globalThis.Object.entries(message.overlayMtus).forEach(([key, value]: [string, number]) => {
+      AgentStatus_OverlayMtusEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
+    });
     return writer;
   },
 
@@ -623,6 +636,17 @@ export const AgentStatus: MessageFns<AgentStatus> = {
             message.resolver = ResolverCounters.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            const entry5 = AgentStatus_OverlayMtusEntry.decode(reader, reader.uint32());
+            if (entry5.value !== undefined) {
+              message.overlayMtus[entry5.key] = entry5.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -653,6 +677,33 @@ export const AgentStatus: MessageFns<AgentStatus> = {
           ? globalThis.Number(object.item_count)
           : 0,
       resolver: isSet(object.resolver) ? ResolverCounters.fromJSON(object.resolver) : undefined,
+      overlayMtus: isObject(object.overlayMtus)
+        ? (globalThis.Object.entries(object.overlayMtus) as [string, any][]).reduce(
+            (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+              globalThis.Object.defineProperty(acc, key, {
+                value: globalThis.Number(value),
+                enumerable: true,
+                configurable: true,
+                writable: true,
+              });
+              return acc;
+            },
+            {},
+          )
+        : isObject(object.overlay_mtus)
+          ? (globalThis.Object.entries(object.overlay_mtus) as [string, any][]).reduce(
+              (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+                globalThis.Object.defineProperty(acc, key, {
+                  value: globalThis.Number(value),
+                  enumerable: true,
+                  configurable: true,
+                  writable: true,
+                });
+                return acc;
+              },
+              {},
+            )
+          : {},
     };
   },
 
@@ -670,6 +721,15 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     if (message.resolver !== undefined) {
       obj.resolver = ResolverCounters.toJSON(message.resolver);
     }
+    if (message.overlayMtus) {
+      const entries = globalThis.Object.entries(message.overlayMtus) as [string, number][];
+      if (entries.length > 0) {
+        obj.overlayMtus = {};
+        entries.forEach(([k, v]) => {
+          obj.overlayMtus[k] = Math.round(v);
+        });
+      }
+    }
     return obj;
   },
 
@@ -685,6 +745,100 @@ export const AgentStatus: MessageFns<AgentStatus> = {
       object.resolver !== undefined && object.resolver !== null
         ? ResolverCounters.fromPartial(object.resolver)
         : undefined;
+    message.overlayMtus = (globalThis.Object.entries(object.overlayMtus ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseAgentStatus_OverlayMtusEntry(): AgentStatus_OverlayMtusEntry {
+  return { key: '', value: 0 };
+}
+
+export const AgentStatus_OverlayMtusEntry: MessageFns<AgentStatus_OverlayMtusEntry> = {
+  encode(message: AgentStatus_OverlayMtusEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== '') {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint32(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AgentStatus_OverlayMtusEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAgentStatus_OverlayMtusEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AgentStatus_OverlayMtusEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : '',
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: AgentStatus_OverlayMtusEntry): unknown {
+    const obj: any = {};
+    if (message.key !== '') {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AgentStatus_OverlayMtusEntry>): AgentStatus_OverlayMtusEntry {
+    return AgentStatus_OverlayMtusEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AgentStatus_OverlayMtusEntry>): AgentStatus_OverlayMtusEntry {
+    const message = createBaseAgentStatus_OverlayMtusEntry();
+    message.key = object.key ?? '';
+    message.value = object.value ?? 0;
     return message;
   },
 };
@@ -1593,6 +1747,10 @@ export type DeepPartial<T> = T extends bigint
           : T extends {}
             ? { [K in keyof T]?: DeepPartial<T[K]> }
             : Partial<T>;
+
+function isObject(value: any): boolean {
+  return typeof value === 'object' && value !== null;
+}
 
 function isSet(value: any): boolean {
   return value !== null && value !== undefined;
