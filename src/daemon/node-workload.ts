@@ -8,6 +8,7 @@ import type { NodeAgent } from '../worker/node-agent.js';
 import { ResourceClient } from '../worker/resource-client.js';
 import { RawSocketPathMtuProbe } from '../worker/path-mtu-probe.js';
 import { underlayMtu } from '../worker/underlay-mtu.js';
+import { chooseEgressSubnet } from '../worker/egress-subnet.js';
 import { EmbeddedDns, NetnsDnsDriver, dnsStateFromAssignments } from '../worker/dns/index.js';
 import type { DnsNamespaceDriver } from '../worker/dns/index.js';
 import type { NodeDataplaneSpec } from '../vxlan/dataplane-spec.js';
@@ -48,6 +49,7 @@ export class NodeWorkload implements AsyncDisposable {
   readonly dns: EmbeddedDns;
   readonly #opts: NodeWorkloadOptions;
   #underlayMtu = 1500;
+  #egressSubnet = DEFAULT_EGRESS_SUBNET;
   /** Path MTU per peer data-path address: a number once measured, undefined while probing or unknown. */
   readonly #pathMtus = new Map<string, number | undefined>();
   #probesRunning = 0;
@@ -83,7 +85,7 @@ export class NodeWorkload implements AsyncDisposable {
         this.dns.refresh();
         return this.dataplane.reconcileNow();
       },
-      egressSubnet: DEFAULT_EGRESS_SUBNET,
+      egressSubnet: () => this.#egressSubnet,
       dns: {
         prepare: (container) => this.dns.prepare(container),
         release: (containerId) => this.dns.release(containerId),
@@ -97,6 +99,17 @@ export class NodeWorkload implements AsyncDisposable {
       return 1500;
     });
     await this.dns.start();
+    const egress = await chooseEgressSubnet(EGRESS_BRIDGE).catch((err: unknown) => {
+      log.warn({ err }, 'could not read the routes; using the default egress subnet');
+      return { subnet: DEFAULT_EGRESS_SUBNET, free: false };
+    });
+    this.#egressSubnet = egress.subnet;
+    if (!egress.free) {
+      log.warn(
+        { subnet: egress.subnet },
+        'every candidate egress subnet overlaps a route here; containers may not reach it',
+      );
+    }
     await this.runtime.load();
     this.dataplane.start();
     // Converge from saved assignments at once: a restart must not wait for the managers.
@@ -153,7 +166,7 @@ export class NodeWorkload implements AsyncDisposable {
     if (port === 0) {
       return undefined;
     }
-    const [base = '', prefix = '16'] = DEFAULT_EGRESS_SUBNET.split('/');
+    const [base = '', prefix = '16'] = this.#egressSubnet.split('/');
     const gateway = base.replace(/\.0$/, '.1');
     return buildDataplaneSpec({
       nodeId: this.#opts.nodeId,

@@ -34,7 +34,7 @@ export interface ContainerRuntimeDeps {
   /** Brings the kernel in line with the containers now; resolves when done. */
   readonly reconcile: () => Promise<void>;
   /** Local egress subnet (docker_gwbridge's), e.g. "172.18.0.0/16"; containers get addresses from .2 up. */
-  readonly egressSubnet: string;
+  readonly egressSubnet: () => string;
   /** The embedded DNS of container namespaces (issue 7); none: containers keep the host's resolv.conf. */
   readonly dns?: ContainerDnsHooks;
 }
@@ -266,7 +266,7 @@ export class ContainerRuntime {
     if (container.egressAddress) {
       return container.egressAddress;
     }
-    const [base = '', prefix = '16'] = this.#deps.egressSubnet.split('/');
+    const [base = '', prefix = '16'] = this.#deps.egressSubnet().split('/');
     const first = base.split('.').map(Number);
     const used = new Set([...this.#containers.values()].map((c) => c.egressAddress));
     const size = 2 ** (32 - Number(prefix));
@@ -278,7 +278,7 @@ export class ContainerRuntime {
         return text;
       }
     }
-    throw new VxmeshError('EXHAUSTED', `no free address in the egress subnet ${this.#deps.egressSubnet}`);
+    throw new VxmeshError('EXHAUSTED', `no free address in the egress subnet ${this.#deps.egressSubnet()}`);
   }
 
   async #detachAll(container: Container): Promise<Container> {
