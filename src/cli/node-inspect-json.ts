@@ -1,6 +1,6 @@
 import type { ResolverCounters } from '../gen/vxmesh/v1/dispatcher.js';
 import type { NodeRecord } from './daemon-api.js';
-import { hostPart } from './host-part.js';
+import { hostPart } from '../common/net/host-part.js';
 import { availabilityText, reachabilityText, roleText, statusText } from './node-text.js';
 import { rfc3339FromMillis } from './time-text.js';
 

@@ -1,5 +1,5 @@
 import type { NodeRecord } from './daemon-api.js';
-import { hostPart } from './host-part.js';
+import { hostPart } from '../common/net/host-part.js';
 import { availabilityText, capitalize, reachabilityText, roleText, statusText } from './node-text.js';
 import { prettyTimeFromMillis } from './time-text.js';
 

@@ -1,3 +1,4 @@
+import { hostPart } from '../../common/net/host-part.js';
 import { unaryHandler } from '../../common/rpc/server-handlers.js';
 import type { Authorize } from '../../common/rpc/server-handlers.js';
 import type { ClusterControlServer, NetworkPeer, NetworkView } from '../../gen/vxmesh/v1/control.js';
@@ -9,11 +10,6 @@ export type NetworkControlHandlers = Pick<
   ClusterControlServer,
   'createNetwork' | 'listNetworks' | 'getNetwork' | 'removeNetwork' | 'pruneNetworks'
 >;
-
-function hostOf(addr: string): string {
-  const colon = addr.lastIndexOf(':');
-  return colon > 0 && !addr.startsWith('[') ? addr.slice(0, colon) : addr.replace(/^\[([^\]]+)\].*$/, '$1');
-}
 
 /**
  * The nodes that have an endpoint on the network, with the overlay MTU each reported in its
@@ -30,7 +26,7 @@ async function withPeers(deps: ClusterControlDeps, view: NetworkView): Promise<N
     peers.push({
       nodeId,
       hostname: node.hostname,
-      ip: node.dataPathAddr || hostOf(node.advertiseAddr),
+      ip: node.dataPathAddr || hostPart(node.advertiseAddr),
       mtu: deps.agentStatus(nodeId)?.overlayMtus[networkId] ?? 0,
     });
   }

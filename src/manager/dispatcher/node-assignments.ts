@@ -1,18 +1,10 @@
+import { hostPart } from '../../common/net/host-part.js';
 import { Assignment, AssignmentAction } from '../../gen/vxmesh/v1/dispatcher.js';
 import type { AssignmentChange } from '../../gen/vxmesh/v1/dispatcher.js';
 import type { ClusterView, ViewChange } from './cluster-view.js';
 
 /** Above this many pending keys a flush recomputes the whole view instead of key by key. */
 const DIRTY_LIMIT_FOR_FULL_DIFF = 5000;
-
-function hostOf(addr: string): string {
-  const bracketed = /^\[([^\]]+)\]/.exec(addr);
-  if (bracketed) {
-    return bracketed[1] ?? '';
-  }
-  const colon = addr.lastIndexOf(':');
-  return colon >= 0 && addr.indexOf(':') === colon ? addr.slice(0, colon) : addr;
-}
 
 /**
  * Encoded items, shared by every session: the view holds one object per network and endpoint
@@ -129,7 +121,12 @@ export class NodeAssignments {
         }
         const shared = view.networksOf(this.#nodeId).some((n) => view.networks.has(n) && view.membersOf(n).has(id));
         return shared
-          ? { item: { $case: 'peer', value: { nodeId: id, dataPathAddr: node.dataPathAddr || hostOf(node.advertiseAddr) } } }
+          ? {
+              item: {
+                $case: 'peer',
+                value: { nodeId: id, dataPathAddr: node.dataPathAddr || hostPart(node.advertiseAddr) },
+              },
+            }
           : undefined;
       }
       default: {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_DAEMON_HOST, parseDaemonHost } from '../../../src/cli/daemon-address.js';
 import { DaemonUnreachableError } from '../../../src/cli/daemon-client.js';
 import { commanderErrorLine, errorLine } from '../../../src/cli/error-line.js';
-import { hostPart } from '../../../src/cli/host-part.js';
+import { hostPart } from '../../../src/common/net/host-part.js';
 import { naturalCompare } from '../../../src/cli/natural-compare.js';
 import { prettyTimeFromMillis, rfc3339FromMillis } from '../../../src/cli/time-text.js';
 import { InvalidArgumentError } from '../../../src/common/errors.js';
