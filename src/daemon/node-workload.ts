@@ -155,10 +155,9 @@ export class NodeWorkload implements AsyncDisposable {
     return known;
   }
 
-  /** The MTU of every overlay this node serves now, as the last computed spec has it. */
+  /** The MTU of every overlay as the last completed pass programmed it (not rebuilt per heartbeat). */
   overlayMtus(): Record<string, number> {
-    const spec = this.desiredSpec();
-    return Object.fromEntries((spec?.overlays ?? []).map((o) => [o.networkId, o.mtu]));
+    return Object.fromEntries((this.dataplane.lastSpec?.overlays ?? []).map((o) => [o.networkId, o.mtu]));
   }
 
   desiredSpec(): NodeDataplaneSpec | undefined {

@@ -30,6 +30,8 @@ export class DataplaneController implements AsyncDisposable {
   #again = false;
   #loop: Promise<void> | undefined;
   lastReport: ReconcileReport | undefined;
+  /** The spec of the last pass the driver completed: what the kernel was brought to. */
+  lastSpec: NodeDataplaneSpec | undefined;
   lastError = '';
   passes = 0;
 
@@ -71,6 +73,7 @@ export class DataplaneController implements AsyncDisposable {
       }
       try {
         this.lastReport = await this.#opts.driver.reconcile(spec, this.#abort.signal);
+        this.lastSpec = spec;
         this.passes++;
         this.lastError = this.lastReport.errors.join('; ');
         if (this.lastError) {
