@@ -13,6 +13,7 @@ import { NodeAvailability } from '../../src/gen/vxmesh/v1/node.js';
 import type { SwarmInitRequest } from '../../src/gen/vxmesh/v1/control.js';
 import { freePort } from './etcd-server.js';
 import { RecordingDriver } from './recording-driver.js';
+import { waitFor } from './vxmeshd-harness.js';
 
 /** A daemon running in the test process, with clients on its local socket. */
 export interface LoopbackDaemon {
@@ -136,11 +137,5 @@ export async function waitUntil(
   timeoutMs = 10_000,
   what = 'condition',
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(check, timeoutMs, { what, intervalMs: 50 });
 }
