@@ -10,7 +10,7 @@ import type { Network, SubnetAllocation } from '../../gen/vxmesh/v1/network.js';
 import type { AttachNetworkRequest, AttachNetworkResponse } from '../../gen/vxmesh/v1/resource.js';
 import type { AddressAllocator } from '../ipam/address-allocator.js';
 import { attachGuard, attachmentKey } from '../network/network-attachments.js';
-import { resolveNetwork } from '../network/network-records.js';
+import { getNetwork, resolveNetwork } from '../network/network-records.js';
 import { newObjectId } from '../node-registry.js';
 import { encodeMessage } from '../store/message-codec.js';
 import { storeKeys } from '../store/store-keys.js';
@@ -52,7 +52,9 @@ function subnetFor(network: Network, address: string, v6: boolean): SubnetAlloca
   } catch {
     throw new InvalidArgumentError(v6 ? 'ip6' : 'ip', `${address} is not an IP address`);
   }
-  const found = candidates.find((s) => ip.kind() === ipaddr.parseCIDR(s.subnet)[0].kind() && ip.match(ipaddr.parseCIDR(s.subnet)));
+  const found = candidates.find(
+    (s) => ip.kind() === ipaddr.parseCIDR(s.subnet)[0].kind() && ip.match(ipaddr.parseCIDR(s.subnet)),
+  );
   if (!found) {
     throw new InvalidArgumentError(
       v6 ? 'ip6' : 'ip',
@@ -86,17 +88,26 @@ export class EndpointService {
   async attach(nodeId: string, req: AttachNetworkRequest): Promise<AttachNetworkResponse> {
     const { network } = await resolveNetwork(this.#store, req.network);
     if (network.ingress) {
-      throw new VxmeshError('PERMISSION_DENIED', `network ${network.name} is the ingress network; containers cannot attach to it`);
+      throw new VxmeshError(
+        'PERMISSION_DENIED',
+        `network ${network.name} is the ingress network; containers cannot attach to it`,
+      );
     }
     if (!network.attachable) {
-      throw new VxmeshError('PERMISSION_DENIED', `network ${network.name} is not manually attachable (create it with --attachable)`);
+      throw new VxmeshError(
+        'PERMISSION_DENIED',
+        `network ${network.name} is not manually attachable (create it with --attachable)`,
+      );
     }
     if (req.ipv4Address && !isIPv4(req.ipv4Address)) {
       throw new InvalidArgumentError('ip', `${req.ipv4Address} is not an IPv4 address`);
     }
     const nameKey = ownerNameKey(network.id, req.ownerName);
     if ((await this.#store.get(nameKey)).kv) {
-      throw new VxmeshError('ALREADY_EXISTS', `endpoint with name ${req.ownerName} already exists in network ${network.name}`);
+      throw new VxmeshError(
+        'ALREADY_EXISTS',
+        `endpoint with name ${req.ownerName} already exists in network ${network.name}`,
+      );
     }
     const v4Subnet = subnetFor(network, req.ipv4Address, false);
     const v6Subnet = network.enableIpv6 || req.ipv6Address ? subnetFor(network, req.ipv6Address, true) : undefined;
@@ -135,7 +146,10 @@ export class EndpointService {
         createdAt: BigInt(this.#clock.now()),
       });
       await this.#commit(network.id, endpoint, nameKey);
-      log.info({ endpointId: endpoint.id, network: network.name, nodeId, ipv4: endpoint.ipv4Address }, 'endpoint attached');
+      log.info(
+        { endpointId: endpoint.id, network: network.name, nodeId, ipv4: endpoint.ipv4Address },
+        'endpoint attached',
+      );
       const gateway = v4Subnet?.gateway ?? v6Subnet?.gateway ?? '';
       return {
         endpoint,
@@ -174,7 +188,10 @@ export class EndpointService {
       }
       const [name] = res.results;
       if (name?.type === 'get' && name.kv) {
-        throw new VxmeshError('ALREADY_EXISTS', `endpoint with name ${endpoint.ownerName} already exists in network ${networkId}`);
+        throw new VxmeshError(
+          'ALREADY_EXISTS',
+          `endpoint with name ${endpoint.ownerName} already exists in network ${networkId}`,
+        );
       }
     }
     throw new VxmeshError('CONFLICT', `network ${networkId} kept changing while attaching; try again`);
@@ -204,10 +221,27 @@ export class EndpointService {
     if (!res.succeeded) {
       throw new VxmeshError('CONFLICT', `endpoint ${endpointId} changed while detaching; try again`);
     }
-    for (const cidr of [endpoint.ipv4Address, endpoint.ipv6Address].filter((a) => a !== '')) {
-      const [address = '', prefix = ''] = cidr.split('/');
-      const subnet = `${ipaddr.IPv4.isValid(address) ? ipaddr.IPv4.networkAddressFromCIDR(cidr).toString() : ipaddr.IPv6.networkAddressFromCIDR(cidr).toString()}/${prefix}`;
-      await this.#allocator.release(endpoint.networkId, subnet, address).catch((err: unknown) => {
+    const network = (await getNetwork(this.#store, endpoint.networkId))?.network;
+    if (!network) {
+      // The network's addresses went with it.
+      return;
+    }
+    for (const [cidr, v6] of [
+      [endpoint.ipv4Address, false],
+      [endpoint.ipv6Address, true],
+    ] as const) {
+      const address = cidr.split('/')[0] ?? '';
+      // The subnet exactly as the network records it: the allocator keys its bitmaps by that text.
+      let subnet: SubnetAllocation | undefined;
+      try {
+        subnet = address === '' ? undefined : subnetFor(network, address, v6);
+      } catch (err) {
+        log.warn({ err, address }, 'endpoint address is in no subnet of its network; nothing to give back');
+      }
+      if (!subnet) {
+        continue;
+      }
+      await this.#allocator.release(endpoint.networkId, subnet.subnet, address).catch((err: unknown) => {
         if (!(err instanceof NotFoundError)) {
           log.warn({ err, address }, 'could not give back an address');
         }
