@@ -50,6 +50,7 @@ export class NodeWorkload implements AsyncDisposable {
   readonly #opts: NodeWorkloadOptions;
   #underlayMtu = 1500;
   #egressSubnet = DEFAULT_EGRESS_SUBNET;
+  #loaded = false;
   /** Path MTU per peer data-path address: a number once measured, undefined while probing or unknown. */
   readonly #pathMtus = new Map<string, number | undefined>();
   #probesRunning = 0;
@@ -111,6 +112,7 @@ export class NodeWorkload implements AsyncDisposable {
       );
     }
     await this.runtime.load();
+    this.#loaded = true;
     this.dataplane.start();
     // Converge from saved assignments at once: a restart must not wait for the managers.
     this.dataplane.request();
@@ -161,6 +163,11 @@ export class NodeWorkload implements AsyncDisposable {
   }
 
   desiredSpec(): NodeDataplaneSpec | undefined {
+    if (!this.#loaded) {
+      // Until the container records are loaded the spec would have no local endpoints, and a pass
+      // would tear down every overlay of a restarted node (its session starts first).
+      return undefined;
+    }
     const port = this.#opts.agent.dataPathPort || this.#opts.dataPathPort;
     if (port === 0) {
       return undefined;
