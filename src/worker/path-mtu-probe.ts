@@ -10,6 +10,7 @@ const IP_HEADER = 20;
 const ICMP_HEADER = 8;
 const ECHO_REQUEST = 8;
 const ECHO_REPLY = 0;
+const ATTEMPTS_PER_SIZE = 3;
 
 export interface PathMtuProbeOptions {
   /** The largest size worth trying: the MTU of the interface toward the peer. */
@@ -44,7 +45,20 @@ export async function probePathMtu(target: string, opts: PathMtuProbeOptions): P
     waiting.get(buffer.readUInt16BE(headerLength + 6))?.();
   });
 
-  const fits = (size: number): Promise<boolean> => {
+  /**
+   * A size fits when any of a few echoes of it comes back: a single reply lost to a busy peer
+   * must not shrink the overlay's MTU (which would touch every interface of the network).
+   */
+  const fits = async (size: number): Promise<boolean> => {
+    for (let attempt = 0; attempt < ATTEMPTS_PER_SIZE; attempt++) {
+      if (await echoOnce(size)) {
+        return true;
+      }
+    }
+    return false;
+  };
+
+  const echoOnce = (size: number): Promise<boolean> => {
     sequence = (sequence + 1) & 0xffff;
     const seq = sequence;
     const packet = Buffer.alloc(size - IP_HEADER);
