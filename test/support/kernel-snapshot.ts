@@ -38,7 +38,8 @@ async function json<T>(args: string[]): Promise<T[]> {
 /**
  * What vxmesh programmed in the namespaces whose names start with `prefix` (overlays and
  * containers of one daemon) plus the daemon's own namespace: links with their kind, MTU, master
- * and VNI (MACs only where vxmesh sets them: container interfaces); addresses; static FDB and permanent neighbour entries; the nftables table. Kernel-chosen
+ * and VNI (MACs only where vxmesh sets them: overlay interfaces in containers, 02:42 + the IPv4
+ * address; the egress interface keeps a kernel-chosen MAC); addresses; static FDB and permanent neighbour entries; the nftables table. Kernel-chosen
  * values (ifindex, counters, link-local addresses) are left out, so two states built the same
  * way compare equal. One sorted line per fact.
  */
@@ -59,7 +60,7 @@ export async function kernelSnapshot(prefix: string, daemonNetns: string): Promi
       }
       const vni = l.linkinfo?.info_data?.id;
       lines.push(
-        `${label} link ${l.ifname} ${kind} mtu=${l.mtu} master=${l.master ?? '-'} mac=${kind === 'veth' && label.startsWith('c-') ? l.address : ''} vni=${vni ?? '-'}`,
+        `${label} link ${l.ifname} ${kind} mtu=${l.mtu} master=${l.master ?? '-'} mac=${kind === 'veth' && label.startsWith('c-') && (l.address ?? '').startsWith('02:42:') ? l.address : ''} vni=${vni ?? '-'}`,
       );
     }
     for (const a of await json<JsonAddr>(['ip', '-n', ns, '-j', 'addr', 'show'])) {
