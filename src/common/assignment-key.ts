@@ -12,6 +12,12 @@ export function assignmentKey(a: Assignment): string {
     case 'peer': {
       return `peer/${a.item.value.nodeId}`;
     }
+    case 'task': {
+      return `task/${a.item.value.id}`;
+    }
+    case 'service': {
+      return `service/${a.item.value.id}`;
+    }
     default: {
       return 'unknown/';
     }

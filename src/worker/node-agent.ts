@@ -14,6 +14,7 @@ import type {
   AssignmentsResponse,
   ResolverCounters,
   SessionResponse,
+  TaskStatusUpdate,
 } from '../gen/vxmesh/v1/dispatcher.js';
 import { AssignmentGapError, AssignmentState } from './assignment-state.js';
 import { NodeRole } from '../gen/vxmesh/v1/node.js';
@@ -80,6 +81,8 @@ export class NodeAgent implements AsyncDisposable {
   #loops: Promise<void>[] = [];
   #renewNow: (() => void) | undefined;
   #stream: ClientReadableStream<SessionResponse> | undefined;
+  /** The client of the current session, for calls other than the session streams. */
+  #sessionClient: DispatcherClient | undefined;
   readonly #assignments: AssignmentState;
   #lastError = '';
   #dataPathPort = 0;
@@ -173,6 +176,7 @@ export class NodeAgent implements AsyncDisposable {
     let heartbeats: Promise<void> | undefined;
     let assignments: Promise<void> | undefined;
     try {
+      this.#sessionClient = client;
       const stream = client.session({ hostname: this.#opts.hostname, advertiseAddr: '', dataPathAddr: '' });
       this.#stream = stream;
       sessionAbort.signal.addEventListener('abort', () => stream.cancel(), { once: true });
@@ -198,6 +202,9 @@ export class NodeAgent implements AsyncDisposable {
       throw new VxmeshError('UNAVAILABLE', `manager ${addr} closed the session`);
     } finally {
       this.#stream = undefined;
+      if (this.#sessionClient === client) {
+        this.#sessionClient = undefined;
+      }
       sessionAbort.abort();
       this.#abort.signal.removeEventListener('abort', stop);
       await heartbeats;
@@ -217,6 +224,24 @@ export class NodeAgent implements AsyncDisposable {
       log.info({ from: certRole, to: registryRole }, 'role changed; renewing the certificate now');
       this.#renewNow?.();
     }
+  }
+
+  /**
+   * Reports task states to the manager holding this node's session (issue 8).
+   * @throws VxmeshError UNAVAILABLE when no session is up; the caller keeps the report and retries.
+   */
+  async reportTaskStatus(updates: readonly TaskStatusUpdate[]): Promise<void> {
+    const client = this.#sessionClient;
+    const state = this.#state;
+    if (!client || state.phase !== 'connected') {
+      throw new VxmeshError('UNAVAILABLE', 'no session with a manager');
+    }
+    await callUnary(
+      client.updateTaskStatus.bind(client),
+      { sessionId: state.sessionId, updates: [...updates] },
+      'report task status',
+      { signal: this.#abort.signal, timeoutMs: 10_000 },
+    );
   }
 
   async #heartbeatLoop(

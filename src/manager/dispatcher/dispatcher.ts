@@ -5,7 +5,7 @@ import { serverStreamHandler, unaryHandler } from '../../common/rpc/server-handl
 import type { Authorize, CallContext } from '../../common/rpc/server-handlers.js';
 import type { Clock } from '../../common/clock.js';
 import { AssignmentsKind } from '../../gen/vxmesh/v1/dispatcher.js';
-import type { AgentStatus, AssignmentsResponse, DispatcherServer, SessionResponse } from '../../gen/vxmesh/v1/dispatcher.js';
+import type { AgentStatus, AssignmentsResponse, DispatcherServer, SessionResponse, TaskStatusUpdate } from '../../gen/vxmesh/v1/dispatcher.js';
 import type { StreamWriter } from '../../common/rpc/server-handlers.js';
 import { NodeStatus } from '../../gen/vxmesh/v1/node.js';
 import type { Node, NodeRole } from '../../gen/vxmesh/v1/node.js';
@@ -49,6 +49,11 @@ export interface DispatcherOptions {
    * (the worker must detect the gap and resynchronise).
    */
   readonly outboundFilter?: (nodeId: string, message: AssignmentsResponse) => boolean;
+  /**
+   * Records task states a node reported (services, issue 8); only for tasks assigned to that node.
+   * Absent: reports are refused with UNIMPLEMENTED.
+   */
+  readonly reportTaskStatus?: (nodeId: string, updates: readonly TaskStatusUpdate[]) => Promise<void>;
 }
 
 const DEFAULT_BATCH_WINDOW_MS = 100;
@@ -91,6 +96,19 @@ export class Dispatcher implements AsyncDisposable {
     return {
       session: serverStreamHandler(authorize, (_req, ctx, writer) => this.#session(ctx, (m) => void writer.send(m))),
       assignments: serverStreamHandler(authorize, (req, ctx, writer) => this.#assignments(req.sessionId, ctx, writer)),
+      updateTaskStatus: unaryHandler(authorize, async (req, ctx) => {
+        const nodeId = nodeOf(ctx);
+        const session = this.#sessions.get(nodeId);
+        if (!session || session.sessionId !== req.sessionId) {
+          throw new VxmeshError('NOT_FOUND', `session ${req.sessionId} is not the current session of node ${nodeId}`);
+        }
+        const report = this.#opts.reportTaskStatus;
+        if (!report) {
+          throw new VxmeshError('FAILED_PRECONDITION', 'this manager does not run services');
+        }
+        await report(nodeId, req.updates);
+        return {};
+      }),
       heartbeat: unaryHandler(authorize, async (req, ctx) => {
         const nodeId = nodeOf(ctx);
         const session = this.#sessions.get(nodeId);

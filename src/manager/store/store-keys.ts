@@ -36,6 +36,17 @@ export const storeKeys = {
   /** Everything that uses a network (endpoints, services) registers a key under here. */
   networkAttachmentsPrefix: (id: string): string => `v1/network-attachments/${id}/`,
 
+  /** Service records (protobuf `Service`), by ID. */
+  servicesPrefix: 'v1/services/',
+  service: (id: string): string => `v1/services/${id}`,
+  /** Name index of services: value is the service ID; makes names unique. */
+  serviceName: (name: string): string => `v1/service-names/${name}`,
+  /** Published ports, cluster-wide: value is the service ID; makes a port+protocol unique. */
+  publishedPort: (protocol: string, port: number): string => `v1/published-ports/${protocol}/${port}`,
+  /** Task records (protobuf `Task`), by ID. */
+  tasksPrefix: 'v1/tasks/',
+  task: (id: string): string => `v1/tasks/${id}`,
+
   /** Subnet claims of every network plus the guard key, read together by one range. */
   subnetClaimsPrefix: 'v1/ipam/subnets/',
   /** Rewritten by every transaction that adds claims, so two creates that read the same claims can't both commit. */

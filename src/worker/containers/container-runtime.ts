@@ -181,6 +181,8 @@ export class ContainerRuntime {
       egressAddress: '',
       dnsSearch: [...req.dnsSearch],
       dnsOptions: [...req.dnsOptions],
+      taskId: '',
+      serviceId: '',
     };
     await ensureNamespace(namespace);
     let resolverReady: Promise<void> | undefined;

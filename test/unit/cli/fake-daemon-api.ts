@@ -277,6 +277,8 @@ export class FakeDaemonApi implements DaemonApi {
         egressAddress: '',
         dnsSearch: [...request.dnsSearch],
         dnsOptions: [...request.dnsOptions],
+        taskId: '',
+        serviceId: '',
       };
       this.containers = [container, ...this.containers];
       return container;

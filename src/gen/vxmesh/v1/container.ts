@@ -91,6 +91,9 @@ export interface Container {
   dnsSearch: string[];
   /** --dns-option: resolv.conf options written instead of the host's (e.g. "ndots:2"). */
   dnsOptions: string[];
+  /** Set when the container runs a service task: the managers own its endpoints. */
+  taskId: string;
+  serviceId: string;
 }
 
 /** One attachment of the container, in interface order (eth0, eth1, ...). */
@@ -134,6 +137,8 @@ function createBaseContainer(): Container {
     egressAddress: '',
     dnsSearch: [],
     dnsOptions: [],
+    taskId: '',
+    serviceId: '',
   };
 }
 
@@ -201,6 +206,12 @@ export const Container: MessageFns<Container> = {
     }
     for (const v of message.dnsOptions) {
       writer.uint32(146).string(v!);
+    }
+    if (message.taskId !== '') {
+      writer.uint32(154).string(message.taskId);
+    }
+    if (message.serviceId !== '') {
+      writer.uint32(162).string(message.serviceId);
     }
     return writer;
   },
@@ -362,6 +373,22 @@ export const Container: MessageFns<Container> = {
             message.dnsOptions.push(reader.string());
             continue;
           }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.serviceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -428,6 +455,16 @@ export const Container: MessageFns<Container> = {
         : globalThis.Array.isArray(object?.dns_options)
           ? object.dns_options.map((e: any) => globalThis.String(e))
           : [],
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+          ? globalThis.String(object.task_id)
+          : '',
+      serviceId: isSet(object.serviceId)
+        ? globalThis.String(object.serviceId)
+        : isSet(object.service_id)
+          ? globalThis.String(object.service_id)
+          : '',
     };
   },
 
@@ -487,6 +524,12 @@ export const Container: MessageFns<Container> = {
     if (message.dnsOptions?.length) {
       obj.dnsOptions = message.dnsOptions;
     }
+    if (message.taskId !== '') {
+      obj.taskId = message.taskId;
+    }
+    if (message.serviceId !== '') {
+      obj.serviceId = message.serviceId;
+    }
     return obj;
   },
 
@@ -513,6 +556,8 @@ export const Container: MessageFns<Container> = {
     message.egressAddress = object.egressAddress ?? '';
     message.dnsSearch = object.dnsSearch?.map((e) => e) || [];
     message.dnsOptions = object.dnsOptions?.map((e) => e) || [];
+    message.taskId = object.taskId ?? '';
+    message.serviceId = object.serviceId ?? '';
     return message;
   },
 };

@@ -31,10 +31,79 @@ import {
   nodeRoleFromJSON,
   nodeRoleToJSON,
 } from './node.js';
+import { Service, ServiceSpec } from './service.js';
+import { Task } from './task.js';
 
 export const protobufPackage = 'vxmesh.v1';
 
 export const protobufFileName = 'vxmesh/v1/control.proto';
+
+/** A service plus what only the managers know at read time. */
+export interface ServiceView {
+  service: Service | undefined;
+  /** Store revision of the record (docker's Version.Index); UpdateService compares it. */
+  version: bigint;
+  /** Tasks whose desired and current state are both running. */
+  runningTasks: number;
+  /** Tasks the orchestrator wants running. */
+  desiredTasks: number;
+}
+
+export interface TaskView {
+  task: Task | undefined;
+  /** Hostname of the task's node; empty before scheduling. */
+  nodeHostname: string;
+}
+
+export interface CreateServiceRequest {
+  spec: ServiceSpec | undefined;
+}
+
+export interface CreateServiceResponse {
+  service: ServiceView | undefined;
+}
+
+export interface UpdateServiceRequest {
+  ref: string;
+  spec: ServiceSpec | undefined;
+  /** The version the spec was read at; 0 skips the check. */
+  version: bigint;
+}
+
+export interface UpdateServiceResponse {
+  service: ServiceView | undefined;
+}
+
+export interface RemoveServiceRequest {
+  ref: string;
+}
+
+export interface RemoveServiceResponse {}
+
+export interface ListServicesRequest {}
+
+export interface ListServicesResponse {
+  services: ServiceView[];
+}
+
+export interface GetServiceRequest {
+  ref: string;
+}
+
+export interface GetServiceResponse {
+  service: ServiceView | undefined;
+}
+
+export interface ListTasksRequest {
+  /** Service name, ID or unique ID prefix; empty: every service. */
+  service: string;
+  /** Node ID or hostname; empty: every node. */
+  node: string;
+}
+
+export interface ListTasksResponse {
+  tasks: TaskView[];
+}
 
 export interface SwarmInitRequest {
   /** "ip[:port]" other nodes reach this manager on; port defaults to the listen port. */
@@ -361,6 +430,1060 @@ export interface DisconnectNetworkRequest {
 }
 
 export interface DisconnectNetworkResponse {}
+
+function createBaseServiceView(): ServiceView {
+  return { service: undefined, version: 0n, runningTasks: 0, desiredTasks: 0 };
+}
+
+export const ServiceView: MessageFns<ServiceView> = {
+  encode(message: ServiceView, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.service !== undefined) {
+      Service.encode(message.service, writer.uint32(10).fork()).join();
+    }
+    if (message.version !== 0n) {
+      if (BigInt.asUintN(64, message.version) !== message.version) {
+        throw new globalThis.Error('value provided for field message.version of type uint64 too large');
+      }
+      writer.uint32(16).uint64(message.version);
+    }
+    if (message.runningTasks !== 0) {
+      writer.uint32(24).uint32(message.runningTasks);
+    }
+    if (message.desiredTasks !== 0) {
+      writer.uint32(32).uint32(message.desiredTasks);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServiceView {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServiceView();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.service = Service.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.version = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.runningTasks = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.desiredTasks = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServiceView {
+    return {
+      service: isSet(object.service) ? Service.fromJSON(object.service) : undefined,
+      version: isSet(object.version) ? BigInt(object.version) : 0n,
+      runningTasks: isSet(object.runningTasks)
+        ? globalThis.Number(object.runningTasks)
+        : isSet(object.running_tasks)
+          ? globalThis.Number(object.running_tasks)
+          : 0,
+      desiredTasks: isSet(object.desiredTasks)
+        ? globalThis.Number(object.desiredTasks)
+        : isSet(object.desired_tasks)
+          ? globalThis.Number(object.desired_tasks)
+          : 0,
+    };
+  },
+
+  toJSON(message: ServiceView): unknown {
+    const obj: any = {};
+    if (message.service !== undefined) {
+      obj.service = Service.toJSON(message.service);
+    }
+    if (message.version !== 0n) {
+      obj.version = message.version.toString();
+    }
+    if (message.runningTasks !== 0) {
+      obj.runningTasks = Math.round(message.runningTasks);
+    }
+    if (message.desiredTasks !== 0) {
+      obj.desiredTasks = Math.round(message.desiredTasks);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ServiceView>): ServiceView {
+    return ServiceView.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ServiceView>): ServiceView {
+    const message = createBaseServiceView();
+    message.service =
+      object.service !== undefined && object.service !== null ? Service.fromPartial(object.service) : undefined;
+    message.version = object.version !== undefined && object.version !== null ? BigInt(object.version) : 0n;
+    message.runningTasks = object.runningTasks ?? 0;
+    message.desiredTasks = object.desiredTasks ?? 0;
+    return message;
+  },
+};
+
+function createBaseTaskView(): TaskView {
+  return { task: undefined, nodeHostname: '' };
+}
+
+export const TaskView: MessageFns<TaskView> = {
+  encode(message: TaskView, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.task !== undefined) {
+      Task.encode(message.task, writer.uint32(10).fork()).join();
+    }
+    if (message.nodeHostname !== '') {
+      writer.uint32(18).string(message.nodeHostname);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskView {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskView();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.task = Task.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nodeHostname = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaskView {
+    return {
+      task: isSet(object.task) ? Task.fromJSON(object.task) : undefined,
+      nodeHostname: isSet(object.nodeHostname)
+        ? globalThis.String(object.nodeHostname)
+        : isSet(object.node_hostname)
+          ? globalThis.String(object.node_hostname)
+          : '',
+    };
+  },
+
+  toJSON(message: TaskView): unknown {
+    const obj: any = {};
+    if (message.task !== undefined) {
+      obj.task = Task.toJSON(message.task);
+    }
+    if (message.nodeHostname !== '') {
+      obj.nodeHostname = message.nodeHostname;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TaskView>): TaskView {
+    return TaskView.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TaskView>): TaskView {
+    const message = createBaseTaskView();
+    message.task = object.task !== undefined && object.task !== null ? Task.fromPartial(object.task) : undefined;
+    message.nodeHostname = object.nodeHostname ?? '';
+    return message;
+  },
+};
+
+function createBaseCreateServiceRequest(): CreateServiceRequest {
+  return { spec: undefined };
+}
+
+export const CreateServiceRequest: MessageFns<CreateServiceRequest> = {
+  encode(message: CreateServiceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spec !== undefined) {
+      ServiceSpec.encode(message.spec, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateServiceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateServiceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.spec = ServiceSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateServiceRequest {
+    return { spec: isSet(object.spec) ? ServiceSpec.fromJSON(object.spec) : undefined };
+  },
+
+  toJSON(message: CreateServiceRequest): unknown {
+    const obj: any = {};
+    if (message.spec !== undefined) {
+      obj.spec = ServiceSpec.toJSON(message.spec);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateServiceRequest>): CreateServiceRequest {
+    return CreateServiceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateServiceRequest>): CreateServiceRequest {
+    const message = createBaseCreateServiceRequest();
+    message.spec = object.spec !== undefined && object.spec !== null ? ServiceSpec.fromPartial(object.spec) : undefined;
+    return message;
+  },
+};
+
+function createBaseCreateServiceResponse(): CreateServiceResponse {
+  return { service: undefined };
+}
+
+export const CreateServiceResponse: MessageFns<CreateServiceResponse> = {
+  encode(message: CreateServiceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.service !== undefined) {
+      ServiceView.encode(message.service, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateServiceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateServiceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.service = ServiceView.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateServiceResponse {
+    return { service: isSet(object.service) ? ServiceView.fromJSON(object.service) : undefined };
+  },
+
+  toJSON(message: CreateServiceResponse): unknown {
+    const obj: any = {};
+    if (message.service !== undefined) {
+      obj.service = ServiceView.toJSON(message.service);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CreateServiceResponse>): CreateServiceResponse {
+    return CreateServiceResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateServiceResponse>): CreateServiceResponse {
+    const message = createBaseCreateServiceResponse();
+    message.service =
+      object.service !== undefined && object.service !== null ? ServiceView.fromPartial(object.service) : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateServiceRequest(): UpdateServiceRequest {
+  return { ref: '', spec: undefined, version: 0n };
+}
+
+export const UpdateServiceRequest: MessageFns<UpdateServiceRequest> = {
+  encode(message: UpdateServiceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== '') {
+      writer.uint32(10).string(message.ref);
+    }
+    if (message.spec !== undefined) {
+      ServiceSpec.encode(message.spec, writer.uint32(18).fork()).join();
+    }
+    if (message.version !== 0n) {
+      if (BigInt.asUintN(64, message.version) !== message.version) {
+        throw new globalThis.Error('value provided for field message.version of type uint64 too large');
+      }
+      writer.uint32(24).uint64(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateServiceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateServiceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.spec = ServiceSpec.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.version = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateServiceRequest {
+    return {
+      ref: isSet(object.ref) ? globalThis.String(object.ref) : '',
+      spec: isSet(object.spec) ? ServiceSpec.fromJSON(object.spec) : undefined,
+      version: isSet(object.version) ? BigInt(object.version) : 0n,
+    };
+  },
+
+  toJSON(message: UpdateServiceRequest): unknown {
+    const obj: any = {};
+    if (message.ref !== '') {
+      obj.ref = message.ref;
+    }
+    if (message.spec !== undefined) {
+      obj.spec = ServiceSpec.toJSON(message.spec);
+    }
+    if (message.version !== 0n) {
+      obj.version = message.version.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateServiceRequest>): UpdateServiceRequest {
+    return UpdateServiceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateServiceRequest>): UpdateServiceRequest {
+    const message = createBaseUpdateServiceRequest();
+    message.ref = object.ref ?? '';
+    message.spec = object.spec !== undefined && object.spec !== null ? ServiceSpec.fromPartial(object.spec) : undefined;
+    message.version = object.version !== undefined && object.version !== null ? BigInt(object.version) : 0n;
+    return message;
+  },
+};
+
+function createBaseUpdateServiceResponse(): UpdateServiceResponse {
+  return { service: undefined };
+}
+
+export const UpdateServiceResponse: MessageFns<UpdateServiceResponse> = {
+  encode(message: UpdateServiceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.service !== undefined) {
+      ServiceView.encode(message.service, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateServiceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateServiceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.service = ServiceView.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateServiceResponse {
+    return { service: isSet(object.service) ? ServiceView.fromJSON(object.service) : undefined };
+  },
+
+  toJSON(message: UpdateServiceResponse): unknown {
+    const obj: any = {};
+    if (message.service !== undefined) {
+      obj.service = ServiceView.toJSON(message.service);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateServiceResponse>): UpdateServiceResponse {
+    return UpdateServiceResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateServiceResponse>): UpdateServiceResponse {
+    const message = createBaseUpdateServiceResponse();
+    message.service =
+      object.service !== undefined && object.service !== null ? ServiceView.fromPartial(object.service) : undefined;
+    return message;
+  },
+};
+
+function createBaseRemoveServiceRequest(): RemoveServiceRequest {
+  return { ref: '' };
+}
+
+export const RemoveServiceRequest: MessageFns<RemoveServiceRequest> = {
+  encode(message: RemoveServiceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== '') {
+      writer.uint32(10).string(message.ref);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveServiceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveServiceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RemoveServiceRequest {
+    return { ref: isSet(object.ref) ? globalThis.String(object.ref) : '' };
+  },
+
+  toJSON(message: RemoveServiceRequest): unknown {
+    const obj: any = {};
+    if (message.ref !== '') {
+      obj.ref = message.ref;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveServiceRequest>): RemoveServiceRequest {
+    return RemoveServiceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RemoveServiceRequest>): RemoveServiceRequest {
+    const message = createBaseRemoveServiceRequest();
+    message.ref = object.ref ?? '';
+    return message;
+  },
+};
+
+function createBaseRemoveServiceResponse(): RemoveServiceResponse {
+  return {};
+}
+
+export const RemoveServiceResponse: MessageFns<RemoveServiceResponse> = {
+  encode(_: RemoveServiceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RemoveServiceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRemoveServiceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RemoveServiceResponse {
+    return {};
+  },
+
+  toJSON(_: RemoveServiceResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<RemoveServiceResponse>): RemoveServiceResponse {
+    return RemoveServiceResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<RemoveServiceResponse>): RemoveServiceResponse {
+    const message = createBaseRemoveServiceResponse();
+    return message;
+  },
+};
+
+function createBaseListServicesRequest(): ListServicesRequest {
+  return {};
+}
+
+export const ListServicesRequest: MessageFns<ListServicesRequest> = {
+  encode(_: ListServicesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListServicesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListServicesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListServicesRequest {
+    return {};
+  },
+
+  toJSON(_: ListServicesRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListServicesRequest>): ListServicesRequest {
+    return ListServicesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ListServicesRequest>): ListServicesRequest {
+    const message = createBaseListServicesRequest();
+    return message;
+  },
+};
+
+function createBaseListServicesResponse(): ListServicesResponse {
+  return { services: [] };
+}
+
+export const ListServicesResponse: MessageFns<ListServicesResponse> = {
+  encode(message: ListServicesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.services) {
+      ServiceView.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListServicesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListServicesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.services.push(ServiceView.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListServicesResponse {
+    return {
+      services: globalThis.Array.isArray(object?.services)
+        ? object.services.map((e: any) => ServiceView.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListServicesResponse): unknown {
+    const obj: any = {};
+    if (message.services?.length) {
+      obj.services = message.services.map((e) => ServiceView.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListServicesResponse>): ListServicesResponse {
+    return ListServicesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListServicesResponse>): ListServicesResponse {
+    const message = createBaseListServicesResponse();
+    message.services = object.services?.map((e) => ServiceView.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGetServiceRequest(): GetServiceRequest {
+  return { ref: '' };
+}
+
+export const GetServiceRequest: MessageFns<GetServiceRequest> = {
+  encode(message: GetServiceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ref !== '') {
+      writer.uint32(10).string(message.ref);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetServiceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetServiceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ref = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetServiceRequest {
+    return { ref: isSet(object.ref) ? globalThis.String(object.ref) : '' };
+  },
+
+  toJSON(message: GetServiceRequest): unknown {
+    const obj: any = {};
+    if (message.ref !== '') {
+      obj.ref = message.ref;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetServiceRequest>): GetServiceRequest {
+    return GetServiceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetServiceRequest>): GetServiceRequest {
+    const message = createBaseGetServiceRequest();
+    message.ref = object.ref ?? '';
+    return message;
+  },
+};
+
+function createBaseGetServiceResponse(): GetServiceResponse {
+  return { service: undefined };
+}
+
+export const GetServiceResponse: MessageFns<GetServiceResponse> = {
+  encode(message: GetServiceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.service !== undefined) {
+      ServiceView.encode(message.service, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetServiceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetServiceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.service = ServiceView.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetServiceResponse {
+    return { service: isSet(object.service) ? ServiceView.fromJSON(object.service) : undefined };
+  },
+
+  toJSON(message: GetServiceResponse): unknown {
+    const obj: any = {};
+    if (message.service !== undefined) {
+      obj.service = ServiceView.toJSON(message.service);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GetServiceResponse>): GetServiceResponse {
+    return GetServiceResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetServiceResponse>): GetServiceResponse {
+    const message = createBaseGetServiceResponse();
+    message.service =
+      object.service !== undefined && object.service !== null ? ServiceView.fromPartial(object.service) : undefined;
+    return message;
+  },
+};
+
+function createBaseListTasksRequest(): ListTasksRequest {
+  return { service: '', node: '' };
+}
+
+export const ListTasksRequest: MessageFns<ListTasksRequest> = {
+  encode(message: ListTasksRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.service !== '') {
+      writer.uint32(10).string(message.service);
+    }
+    if (message.node !== '') {
+      writer.uint32(18).string(message.node);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTasksRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTasksRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.node = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTasksRequest {
+    return {
+      service: isSet(object.service) ? globalThis.String(object.service) : '',
+      node: isSet(object.node) ? globalThis.String(object.node) : '',
+    };
+  },
+
+  toJSON(message: ListTasksRequest): unknown {
+    const obj: any = {};
+    if (message.service !== '') {
+      obj.service = message.service;
+    }
+    if (message.node !== '') {
+      obj.node = message.node;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListTasksRequest>): ListTasksRequest {
+    return ListTasksRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListTasksRequest>): ListTasksRequest {
+    const message = createBaseListTasksRequest();
+    message.service = object.service ?? '';
+    message.node = object.node ?? '';
+    return message;
+  },
+};
+
+function createBaseListTasksResponse(): ListTasksResponse {
+  return { tasks: [] };
+}
+
+export const ListTasksResponse: MessageFns<ListTasksResponse> = {
+  encode(message: ListTasksResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tasks) {
+      TaskView.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListTasksResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListTasksResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tasks.push(TaskView.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListTasksResponse {
+    return { tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => TaskView.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: ListTasksResponse): unknown {
+    const obj: any = {};
+    if (message.tasks?.length) {
+      obj.tasks = message.tasks.map((e) => TaskView.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListTasksResponse>): ListTasksResponse {
+    return ListTasksResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListTasksResponse>): ListTasksResponse {
+    const message = createBaseListTasksResponse();
+    message.tasks = object.tasks?.map((e) => TaskView.fromPartial(e)) || [];
+    return message;
+  },
+};
 
 function createBaseSwarmInitRequest(): SwarmInitRequest {
   return {
@@ -6091,6 +7214,75 @@ export const ClusterControlService = {
       Buffer.from(PruneNetworksResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): PruneNetworksResponse => PruneNetworksResponse.decode(value),
   },
+  /**
+   * Validates the spec, resolves network names, refuses published-port conflicts and allocates
+   * the virtual IPs in the same transaction as the record. Errors name the flag and value.
+   */
+  createService: {
+    path: '/vxmesh.v1.ClusterControl/CreateService' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateServiceRequest): Buffer => Buffer.from(CreateServiceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateServiceRequest => CreateServiceRequest.decode(value),
+    responseSerialize: (value: CreateServiceResponse): Buffer =>
+      Buffer.from(CreateServiceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateServiceResponse => CreateServiceResponse.decode(value),
+  },
+  /**
+   * Replaces the spec (the CLI reads, edits and sends it back with the version it read);
+   * tasks follow by a rolling update.
+   */
+  updateService: {
+    path: '/vxmesh.v1.ClusterControl/UpdateService' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateServiceRequest): Buffer => Buffer.from(UpdateServiceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateServiceRequest => UpdateServiceRequest.decode(value),
+    responseSerialize: (value: UpdateServiceResponse): Buffer =>
+      Buffer.from(UpdateServiceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateServiceResponse => UpdateServiceResponse.decode(value),
+  },
+  /** Removes the service; its tasks are stopped and their addresses given back. */
+  removeService: {
+    path: '/vxmesh.v1.ClusterControl/RemoveService' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RemoveServiceRequest): Buffer => Buffer.from(RemoveServiceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RemoveServiceRequest => RemoveServiceRequest.decode(value),
+    responseSerialize: (value: RemoveServiceResponse): Buffer =>
+      Buffer.from(RemoveServiceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RemoveServiceResponse => RemoveServiceResponse.decode(value),
+  },
+  listServices: {
+    path: '/vxmesh.v1.ClusterControl/ListServices' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListServicesRequest): Buffer => Buffer.from(ListServicesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListServicesRequest => ListServicesRequest.decode(value),
+    responseSerialize: (value: ListServicesResponse): Buffer =>
+      Buffer.from(ListServicesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListServicesResponse => ListServicesResponse.decode(value),
+  },
+  /** Looks a service up by full ID, unique ID prefix or name. */
+  getService: {
+    path: '/vxmesh.v1.ClusterControl/GetService' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetServiceRequest): Buffer => Buffer.from(GetServiceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetServiceRequest => GetServiceRequest.decode(value),
+    responseSerialize: (value: GetServiceResponse): Buffer => Buffer.from(GetServiceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetServiceResponse => GetServiceResponse.decode(value),
+  },
+  /** Tasks of a service (or of every service), newest first per slot. */
+  listTasks: {
+    path: '/vxmesh.v1.ClusterControl/ListTasks' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListTasksRequest): Buffer => Buffer.from(ListTasksRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListTasksRequest => ListTasksRequest.decode(value),
+    responseSerialize: (value: ListTasksResponse): Buffer => Buffer.from(ListTasksResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListTasksResponse => ListTasksResponse.decode(value),
+  },
 } as const;
 
 export interface ClusterControlServer extends UntypedServiceImplementation {
@@ -6116,6 +7308,23 @@ export interface ClusterControlServer extends UntypedServiceImplementation {
   removeNetwork: handleUnaryCall<RemoveNetworkRequest, RemoveNetworkResponse>;
   /** Removes every network no endpoint or service uses (never ingress), matching the filters. */
   pruneNetworks: handleUnaryCall<PruneNetworksRequest, PruneNetworksResponse>;
+  /**
+   * Validates the spec, resolves network names, refuses published-port conflicts and allocates
+   * the virtual IPs in the same transaction as the record. Errors name the flag and value.
+   */
+  createService: handleUnaryCall<CreateServiceRequest, CreateServiceResponse>;
+  /**
+   * Replaces the spec (the CLI reads, edits and sends it back with the version it read);
+   * tasks follow by a rolling update.
+   */
+  updateService: handleUnaryCall<UpdateServiceRequest, UpdateServiceResponse>;
+  /** Removes the service; its tasks are stopped and their addresses given back. */
+  removeService: handleUnaryCall<RemoveServiceRequest, RemoveServiceResponse>;
+  listServices: handleUnaryCall<ListServicesRequest, ListServicesResponse>;
+  /** Looks a service up by full ID, unique ID prefix or name. */
+  getService: handleUnaryCall<GetServiceRequest, GetServiceResponse>;
+  /** Tasks of a service (or of every service), newest first per slot. */
+  listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
 }
 
 export interface ClusterControlClient extends Client {
@@ -6294,6 +7503,107 @@ export interface ClusterControlClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: PruneNetworksResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Validates the spec, resolves network names, refuses published-port conflicts and allocates
+   * the virtual IPs in the same transaction as the record. Errors name the flag and value.
+   */
+  createService(
+    request: CreateServiceRequest,
+    callback: (error: ServiceError | null, response: CreateServiceResponse) => void,
+  ): ClientUnaryCall;
+  createService(
+    request: CreateServiceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateServiceResponse) => void,
+  ): ClientUnaryCall;
+  createService(
+    request: CreateServiceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateServiceResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Replaces the spec (the CLI reads, edits and sends it back with the version it read);
+   * tasks follow by a rolling update.
+   */
+  updateService(
+    request: UpdateServiceRequest,
+    callback: (error: ServiceError | null, response: UpdateServiceResponse) => void,
+  ): ClientUnaryCall;
+  updateService(
+    request: UpdateServiceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateServiceResponse) => void,
+  ): ClientUnaryCall;
+  updateService(
+    request: UpdateServiceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateServiceResponse) => void,
+  ): ClientUnaryCall;
+  /** Removes the service; its tasks are stopped and their addresses given back. */
+  removeService(
+    request: RemoveServiceRequest,
+    callback: (error: ServiceError | null, response: RemoveServiceResponse) => void,
+  ): ClientUnaryCall;
+  removeService(
+    request: RemoveServiceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RemoveServiceResponse) => void,
+  ): ClientUnaryCall;
+  removeService(
+    request: RemoveServiceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RemoveServiceResponse) => void,
+  ): ClientUnaryCall;
+  listServices(
+    request: ListServicesRequest,
+    callback: (error: ServiceError | null, response: ListServicesResponse) => void,
+  ): ClientUnaryCall;
+  listServices(
+    request: ListServicesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListServicesResponse) => void,
+  ): ClientUnaryCall;
+  listServices(
+    request: ListServicesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListServicesResponse) => void,
+  ): ClientUnaryCall;
+  /** Looks a service up by full ID, unique ID prefix or name. */
+  getService(
+    request: GetServiceRequest,
+    callback: (error: ServiceError | null, response: GetServiceResponse) => void,
+  ): ClientUnaryCall;
+  getService(
+    request: GetServiceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetServiceResponse) => void,
+  ): ClientUnaryCall;
+  getService(
+    request: GetServiceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetServiceResponse) => void,
+  ): ClientUnaryCall;
+  /** Tasks of a service (or of every service), newest first per slot. */
+  listTasks(
+    request: ListTasksRequest,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  listTasks(
+    request: ListTasksRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  listTasks(
+    request: ListTasksRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListTasksResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -23,6 +23,8 @@ import {
 import { Endpoint } from './endpoint.js';
 import { Network } from './network.js';
 import { NodeRole, nodeRoleFromJSON, nodeRoleToJSON } from './node.js';
+import { Service } from './service.js';
+import { Task, TaskStatus } from './task.js';
 
 export const protobufPackage = 'vxmesh.v1';
 
@@ -105,6 +107,18 @@ export function assignmentActionToJSON(object: AssignmentAction): string {
       return 'UNRECOGNIZED';
   }
 }
+
+export interface UpdateTaskStatusRequest {
+  sessionId: string;
+  updates: TaskStatusUpdate[];
+}
+
+export interface TaskStatusUpdate {
+  taskId: string;
+  status: TaskStatus | undefined;
+}
+
+export interface UpdateTaskStatusResponse {}
 
 export interface SessionRequest {
   hostname: string;
@@ -210,7 +224,11 @@ export interface Assignment {
       /** An endpoint on one of those networks: the node's own (to create) or another node's (a peer). */
     | { $case: 'endpoint'; value: Endpoint } //
     /** A node that owns an endpoint this node must reach: its VXLAN address. */
-    | { $case: 'peer'; value: PeerNode }
+    | { $case: 'peer'; value: PeerNode } //
+    /** A task the node runs (its own only), while it must run or still has to be stopped. */
+    | { $case: 'task'; value: Task } //
+    /** A service with a virtual IP or published ports on a network the node serves. */
+    | { $case: 'service'; value: Service }
     | undefined;
 }
 
@@ -218,6 +236,239 @@ export interface PeerNode {
   nodeId: string;
   dataPathAddr: string;
 }
+
+function createBaseUpdateTaskStatusRequest(): UpdateTaskStatusRequest {
+  return { sessionId: '', updates: [] };
+}
+
+export const UpdateTaskStatusRequest: MessageFns<UpdateTaskStatusRequest> = {
+  encode(message: UpdateTaskStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== '') {
+      writer.uint32(10).string(message.sessionId);
+    }
+    for (const v of message.updates) {
+      TaskStatusUpdate.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateTaskStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateTaskStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.updates.push(TaskStatusUpdate.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateTaskStatusRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+          ? globalThis.String(object.session_id)
+          : '',
+      updates: globalThis.Array.isArray(object?.updates)
+        ? object.updates.map((e: any) => TaskStatusUpdate.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: UpdateTaskStatusRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== '') {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.updates?.length) {
+      obj.updates = message.updates.map((e) => TaskStatusUpdate.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateTaskStatusRequest>): UpdateTaskStatusRequest {
+    return UpdateTaskStatusRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateTaskStatusRequest>): UpdateTaskStatusRequest {
+    const message = createBaseUpdateTaskStatusRequest();
+    message.sessionId = object.sessionId ?? '';
+    message.updates = object.updates?.map((e) => TaskStatusUpdate.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTaskStatusUpdate(): TaskStatusUpdate {
+  return { taskId: '', status: undefined };
+}
+
+export const TaskStatusUpdate: MessageFns<TaskStatusUpdate> = {
+  encode(message: TaskStatusUpdate, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== '') {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.status !== undefined) {
+      TaskStatus.encode(message.status, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskStatusUpdate {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskStatusUpdate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.status = TaskStatus.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaskStatusUpdate {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+          ? globalThis.String(object.task_id)
+          : '',
+      status: isSet(object.status) ? TaskStatus.fromJSON(object.status) : undefined,
+    };
+  },
+
+  toJSON(message: TaskStatusUpdate): unknown {
+    const obj: any = {};
+    if (message.taskId !== '') {
+      obj.taskId = message.taskId;
+    }
+    if (message.status !== undefined) {
+      obj.status = TaskStatus.toJSON(message.status);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TaskStatusUpdate>): TaskStatusUpdate {
+    return TaskStatusUpdate.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TaskStatusUpdate>): TaskStatusUpdate {
+    const message = createBaseTaskStatusUpdate();
+    message.taskId = object.taskId ?? '';
+    message.status =
+      object.status !== undefined && object.status !== null ? TaskStatus.fromPartial(object.status) : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateTaskStatusResponse(): UpdateTaskStatusResponse {
+  return {};
+}
+
+export const UpdateTaskStatusResponse: MessageFns<UpdateTaskStatusResponse> = {
+  encode(_: UpdateTaskStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateTaskStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateTaskStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): UpdateTaskStatusResponse {
+    return {};
+  },
+
+  toJSON(_: UpdateTaskStatusResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<UpdateTaskStatusResponse>): UpdateTaskStatusResponse {
+    return UpdateTaskStatusResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<UpdateTaskStatusResponse>): UpdateTaskStatusResponse {
+    const message = createBaseUpdateTaskStatusResponse();
+    return message;
+  },
+};
 
 function createBaseSessionRequest(): SessionRequest {
   return { hostname: '', advertiseAddr: '', dataPathAddr: '' };
@@ -1429,6 +1680,12 @@ export const Assignment: MessageFns<Assignment> = {
       case 'peer':
         PeerNode.encode(message.item.value, writer.uint32(26).fork()).join();
         break;
+      case 'task':
+        Task.encode(message.item.value, writer.uint32(34).fork()).join();
+        break;
+      case 'service':
+        Service.encode(message.item.value, writer.uint32(42).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1470,6 +1727,22 @@ export const Assignment: MessageFns<Assignment> = {
             message.item = { $case: 'peer', value: PeerNode.decode(reader, reader.uint32()) };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.item = { $case: 'task', value: Task.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.item = { $case: 'service', value: Service.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1490,7 +1763,11 @@ export const Assignment: MessageFns<Assignment> = {
           ? { $case: 'endpoint', value: Endpoint.fromJSON(object.endpoint) }
           : isSet(object.peer)
             ? { $case: 'peer', value: PeerNode.fromJSON(object.peer) }
-            : undefined,
+            : isSet(object.task)
+              ? { $case: 'task', value: Task.fromJSON(object.task) }
+              : isSet(object.service)
+                ? { $case: 'service', value: Service.fromJSON(object.service) }
+                : undefined,
     };
   },
 
@@ -1502,6 +1779,10 @@ export const Assignment: MessageFns<Assignment> = {
       obj.endpoint = Endpoint.toJSON(message.item.value);
     } else if (message.item?.$case === 'peer') {
       obj.peer = PeerNode.toJSON(message.item.value);
+    } else if (message.item?.$case === 'task') {
+      obj.task = Task.toJSON(message.item.value);
+    } else if (message.item?.$case === 'service') {
+      obj.service = Service.toJSON(message.item.value);
     }
     return obj;
   },
@@ -1527,6 +1808,18 @@ export const Assignment: MessageFns<Assignment> = {
       case 'peer': {
         if (object.item?.value !== undefined && object.item?.value !== null) {
           message.item = { $case: 'peer', value: PeerNode.fromPartial(object.item.value) };
+        }
+        break;
+      }
+      case 'task': {
+        if (object.item?.value !== undefined && object.item?.value !== null) {
+          message.item = { $case: 'task', value: Task.fromPartial(object.item.value) };
+        }
+        break;
+      }
+      case 'service': {
+        if (object.item?.value !== undefined && object.item?.value !== null) {
+          message.item = { $case: 'service', value: Service.fromPartial(object.item.value) };
         }
         break;
       }
@@ -1670,6 +1963,21 @@ export const DispatcherService = {
     responseSerialize: (value: AssignmentsResponse): Buffer => Buffer.from(AssignmentsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): AssignmentsResponse => AssignmentsResponse.decode(value),
   },
+  /**
+   * Reports the state of tasks assigned to the calling node. A state never moves backwards: an
+   * older report is ignored. Fails with NOT_FOUND when the session is not the node's current one.
+   */
+  updateTaskStatus: {
+    path: '/vxmesh.v1.Dispatcher/UpdateTaskStatus' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateTaskStatusRequest): Buffer =>
+      Buffer.from(UpdateTaskStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateTaskStatusRequest => UpdateTaskStatusRequest.decode(value),
+    responseSerialize: (value: UpdateTaskStatusResponse): Buffer =>
+      Buffer.from(UpdateTaskStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateTaskStatusResponse => UpdateTaskStatusResponse.decode(value),
+  },
 } as const;
 
 export interface DispatcherServer extends UntypedServiceImplementation {
@@ -1685,6 +1993,11 @@ export interface DispatcherServer extends UntypedServiceImplementation {
    * applies_to/results_in. Fails with NOT_FOUND when the session is not the node's current one.
    */
   assignments: handleServerStreamingCall<AssignmentsRequest, AssignmentsResponse>;
+  /**
+   * Reports the state of tasks assigned to the calling node. A state never moves backwards: an
+   * older report is ignored. Fails with NOT_FOUND when the session is not the node's current one.
+   */
+  updateTaskStatus: handleUnaryCall<UpdateTaskStatusRequest, UpdateTaskStatusResponse>;
 }
 
 export interface DispatcherClient extends Client {
@@ -1724,6 +2037,25 @@ export interface DispatcherClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<AssignmentsResponse>;
+  /**
+   * Reports the state of tasks assigned to the calling node. A state never moves backwards: an
+   * older report is ignored. Fails with NOT_FOUND when the session is not the node's current one.
+   */
+  updateTaskStatus(
+    request: UpdateTaskStatusRequest,
+    callback: (error: ServiceError | null, response: UpdateTaskStatusResponse) => void,
+  ): ClientUnaryCall;
+  updateTaskStatus(
+    request: UpdateTaskStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateTaskStatusResponse) => void,
+  ): ClientUnaryCall;
+  updateTaskStatus(
+    request: UpdateTaskStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateTaskStatusResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const DispatcherClient = makeGenericClientConstructor(DispatcherService, 'vxmesh.v1.Dispatcher') as unknown as {

@@ -86,6 +86,14 @@ export interface Endpoint {
   createdAt: bigint;
   /** Container hostname, also resolvable. */
   hostname: string;
+  /** Set for a task's endpoint: the service it serves (load balancing and DNS of the service). */
+  serviceId: string;
+  serviceName: string;
+  /**
+   * A task endpoint receives new connections and appears in DNS only while serving: from when its
+   * task runs until the managers decide to stop it (then a grace delay passes before the stop).
+   */
+  serving: boolean;
 }
 
 function createBaseEndpoint(): Endpoint {
@@ -102,6 +110,9 @@ function createBaseEndpoint(): Endpoint {
     aliases: [],
     createdAt: 0n,
     hostname: '',
+    serviceId: '',
+    serviceName: '',
+    serving: false,
   };
 }
 
@@ -145,6 +156,15 @@ export const Endpoint: MessageFns<Endpoint> = {
     }
     if (message.hostname !== '') {
       writer.uint32(98).string(message.hostname);
+    }
+    if (message.serviceId !== '') {
+      writer.uint32(106).string(message.serviceId);
+    }
+    if (message.serviceName !== '') {
+      writer.uint32(114).string(message.serviceName);
+    }
+    if (message.serving !== false) {
+      writer.uint32(120).bool(message.serving);
     }
     return writer;
   },
@@ -258,6 +278,30 @@ export const Endpoint: MessageFns<Endpoint> = {
             message.hostname = reader.string();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.serviceId = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.serviceName = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.serving = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -316,6 +360,17 @@ export const Endpoint: MessageFns<Endpoint> = {
           ? BigInt(object.created_at)
           : 0n,
       hostname: isSet(object.hostname) ? globalThis.String(object.hostname) : '',
+      serviceId: isSet(object.serviceId)
+        ? globalThis.String(object.serviceId)
+        : isSet(object.service_id)
+          ? globalThis.String(object.service_id)
+          : '',
+      serviceName: isSet(object.serviceName)
+        ? globalThis.String(object.serviceName)
+        : isSet(object.service_name)
+          ? globalThis.String(object.service_name)
+          : '',
+      serving: isSet(object.serving) ? globalThis.Boolean(object.serving) : false,
     };
   },
 
@@ -357,6 +412,15 @@ export const Endpoint: MessageFns<Endpoint> = {
     if (message.hostname !== '') {
       obj.hostname = message.hostname;
     }
+    if (message.serviceId !== '') {
+      obj.serviceId = message.serviceId;
+    }
+    if (message.serviceName !== '') {
+      obj.serviceName = message.serviceName;
+    }
+    if (message.serving !== false) {
+      obj.serving = message.serving;
+    }
     return obj;
   },
 
@@ -377,6 +441,9 @@ export const Endpoint: MessageFns<Endpoint> = {
     message.aliases = object.aliases?.map((e) => e) || [];
     message.createdAt = object.createdAt !== undefined && object.createdAt !== null ? BigInt(object.createdAt) : 0n;
     message.hostname = object.hostname ?? '';
+    message.serviceId = object.serviceId ?? '';
+    message.serviceName = object.serviceName ?? '';
+    message.serving = object.serving ?? false;
     return message;
   },
 };
