@@ -3,6 +3,8 @@ import type { KvStore } from '../../kvstore/index.js';
 import { Endpoint } from '../../gen/vxmesh/v1/endpoint.js';
 import { Network } from '../../gen/vxmesh/v1/network.js';
 import { Node } from '../../gen/vxmesh/v1/node.js';
+import { PublishMode, Service } from '../../gen/vxmesh/v1/service.js';
+import { Task } from '../../gen/vxmesh/v1/task.js';
 import type { MessageCodec } from '../store/message-codec.js';
 import { storeKeys } from '../store/store-keys.js';
 
@@ -19,9 +21,35 @@ export type ViewChange =
       readonly after: Endpoint | undefined;
     }
   | { readonly kind: 'node'; readonly id: string }
+  /** Services concern every node on one of their networks; listeners decide from the view. */
+  | { readonly kind: 'service'; readonly id: string }
+  | {
+      readonly kind: 'task';
+      readonly id: string;
+      /** The task before and after the change: only its node (either one) hears of it. */
+      readonly before: Task | undefined;
+      readonly after: Task | undefined;
+    }
   | { readonly kind: 'reset' };
 
-interface Table<T> {
+type Record = Network | Endpoint | Node | Service | Task;
+
+/**
+ * Networks a service is reachable on: those it has a virtual IP on, the networks of its spec
+ * (dnsrr services have no VIP), and ingress when it publishes a port through the routing mesh.
+ */
+export function serviceNetworkIds(service: Service, ingressNetworkId: string | undefined): Set<string> {
+  const ids = new Set(service.virtualIps.map((v) => v.networkId));
+  for (const n of service.spec?.networks ?? []) {
+    ids.add(n.network);
+  }
+  if (ingressNetworkId && service.spec?.ports.some((p) => p.publishMode !== PublishMode.PUBLISH_MODE_HOST)) {
+    ids.add(ingressNetworkId);
+  }
+  return ids;
+}
+
+interface Table<T extends Record> {
   readonly prefix: string;
   readonly codec: MessageCodec<T>;
   readonly map: Map<string, T>;
@@ -35,6 +63,14 @@ export class ClusterView implements AsyncDisposable {
   readonly networks = new Map<string, Network>();
   readonly endpoints = new Map<string, Endpoint>();
   readonly nodes = new Map<string, Node>();
+  readonly services = new Map<string, Service>();
+  readonly tasks = new Map<string, Task>();
+  /** node ID → IDs of the tasks placed on it. */
+  readonly #tasksByNode = new Map<string, Set<string>>();
+  /** network ID → IDs of the services reachable on it ({@link serviceNetworkIds}). */
+  readonly #servicesByNetwork = new Map<string, Set<string>>();
+  /** Networks each indexed service was filed under, to unfile it exactly. */
+  readonly #serviceNetworks = new Map<string, Set<string>>();
   /** network ID → node ID → number of that node's endpoints on the network. */
   readonly #membership = new Map<string, Map<string, number>>();
   /** network ID → endpoint IDs. */
@@ -54,11 +90,13 @@ export class ClusterView implements AsyncDisposable {
 
   /** Starts the watches; resolves when every table has its initial list. */
   async start(): Promise<void> {
-    const tables: Table<Network | Endpoint | Node>[] = [
+    const tables: Table<Record>[] = [
       { prefix: storeKeys.networksPrefix, codec: Network, map: this.networks },
       { prefix: storeKeys.endpointsPrefix, codec: Endpoint, map: this.endpoints },
       { prefix: storeKeys.nodesPrefix, codec: Node, map: this.nodes },
-    ] as Table<Network | Endpoint | Node>[];
+      { prefix: storeKeys.servicesPrefix, codec: Service, map: this.services },
+      { prefix: storeKeys.tasksPrefix, codec: Task, map: this.tasks },
+    ] as Table<Record>[];
     const synced = tables.map(() => {
       let resolve!: () => void;
       const p = new Promise<void>((r) => (resolve = r));
@@ -92,7 +130,7 @@ export class ClusterView implements AsyncDisposable {
     return () => this.#listeners.delete(listener);
   }
 
-  async #follow(table: Table<Network | Endpoint | Node>, onSynced: () => void): Promise<void> {
+  async #follow(table: Table<Record>, onSynced: () => void): Promise<void> {
     try {
       for await (const ev of this.#store.watch(table.prefix, { signal: this.#abort.signal })) {
         switch (ev.type) {
@@ -101,7 +139,7 @@ export class ClusterView implements AsyncDisposable {
             if (id.includes('/')) {
               break;
             }
-            let value: Network | Endpoint | Node;
+            let value: Record;
             try {
               value = table.codec.decode(ev.kv.value);
             } catch (err) {
@@ -138,14 +176,14 @@ export class ClusterView implements AsyncDisposable {
     }
   }
 
-  #clear(table: Table<Network | Endpoint | Node>): void {
+  #clear(table: Table<Record>): void {
     for (const id of [...table.map.keys()]) {
       this.#apply(table, id, undefined, this.revision);
     }
     this.#emit([{ kind: 'reset' }]);
   }
 
-  #apply(table: Table<Network | Endpoint | Node>, id: string, value: Network | Endpoint | Node | undefined, revision: bigint): void {
+  #apply(table: Table<Record>, id: string, value: Record | undefined, revision: bigint): void {
     if (revision > this.revision) {
       this.revision = revision;
     }
@@ -164,12 +202,94 @@ export class ClusterView implements AsyncDisposable {
       this.#emit([{ kind: 'endpoint', id, before, after }]);
       return;
     }
+    if (table.map === this.tasks) {
+      const before = this.tasks.get(id);
+      const after = value as Task | undefined;
+      this.#fileTask(before, after);
+      if (after) {
+        this.tasks.set(id, after);
+      } else {
+        this.tasks.delete(id);
+      }
+      this.#emit([{ kind: 'task', id, before, after }]);
+      return;
+    }
     if (value) {
       table.map.set(id, value);
     } else {
       table.map.delete(id);
     }
-    this.#emit([{ kind: table.map === this.networks ? 'network' : 'node', id }]);
+    if (table.map === this.services || table.map === this.networks) {
+      this.#fileServices(table.map === this.services ? [id] : [...this.services.keys()]);
+    }
+    const kind = table.map === this.networks ? 'network' : table.map === this.services ? 'service' : 'node';
+    this.#emit([{ kind, id }]);
+  }
+
+  #fileTask(before: Task | undefined, after: Task | undefined): void {
+    if (before?.nodeId) {
+      const ids = this.#tasksByNode.get(before.nodeId);
+      ids?.delete(before.id);
+      if (ids?.size === 0) {
+        this.#tasksByNode.delete(before.nodeId);
+      }
+    }
+    if (after?.nodeId) {
+      const ids = this.#tasksByNode.get(after.nodeId) ?? new Set<string>();
+      ids.add(after.id);
+      this.#tasksByNode.set(after.nodeId, ids);
+    }
+  }
+
+  /** Re-files services under their networks (a network change may make one the ingress). */
+  #fileServices(serviceIds: readonly string[]): void {
+    const ingress = this.ingressNetworkId();
+    for (const id of serviceIds) {
+      for (const networkId of this.#serviceNetworks.get(id) ?? []) {
+        const ids = this.#servicesByNetwork.get(networkId);
+        ids?.delete(id);
+        if (ids?.size === 0) {
+          this.#servicesByNetwork.delete(networkId);
+        }
+      }
+      this.#serviceNetworks.delete(id);
+      const service = this.services.get(id);
+      if (!service) {
+        continue;
+      }
+      const networks = serviceNetworkIds(service, ingress);
+      this.#serviceNetworks.set(id, networks);
+      for (const networkId of networks) {
+        const ids = this.#servicesByNetwork.get(networkId) ?? new Set<string>();
+        ids.add(id);
+        this.#servicesByNetwork.set(networkId, ids);
+      }
+    }
+  }
+
+  /** The ingress network's ID, if one exists. */
+  ingressNetworkId(): string | undefined {
+    for (const network of this.networks.values()) {
+      if (network.ingress) {
+        return network.id;
+      }
+    }
+    return undefined;
+  }
+
+  /** Tasks placed on a node. */
+  tasksOf(nodeId: string): ReadonlySet<string> {
+    return this.#tasksByNode.get(nodeId) ?? new Set<string>();
+  }
+
+  /** Services reachable on a network. */
+  servicesOn(networkId: string): ReadonlySet<string> {
+    return this.#servicesByNetwork.get(networkId) ?? new Set<string>();
+  }
+
+  /** Networks a service is reachable on, as last filed. */
+  networksOfService(serviceId: string): ReadonlySet<string> {
+    return this.#serviceNetworks.get(serviceId) ?? new Set<string>();
   }
 
   #index(ep: Endpoint): void {
@@ -203,7 +323,7 @@ export class ClusterView implements AsyncDisposable {
     for (const l of this.#listeners) {
       this.#call(l, changes);
     }
-    const targeted = changes.every((c) => c.kind === 'endpoint');
+    const targeted = changes.every((c) => c.kind === 'endpoint' || c.kind === 'task');
     if (!targeted) {
       for (const set of this.#nodeListeners.values()) {
         for (const l of set) {
@@ -214,6 +334,14 @@ export class ClusterView implements AsyncDisposable {
     }
     const nodes = new Set<string>();
     for (const c of changes) {
+      if (c.kind === 'task') {
+        for (const t of [c.before, c.after]) {
+          if (t?.nodeId) {
+            nodes.add(t.nodeId);
+          }
+        }
+        continue;
+      }
       if (c.kind !== 'endpoint') {
         continue;
       }

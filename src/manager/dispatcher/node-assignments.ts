@@ -1,7 +1,20 @@
 import { hostPart } from '../../common/net/host-part.js';
 import { Assignment, AssignmentAction } from '../../gen/vxmesh/v1/dispatcher.js';
 import type { AssignmentChange } from '../../gen/vxmesh/v1/dispatcher.js';
+import { TaskState } from '../../gen/vxmesh/v1/task.js';
+import type { Task } from '../../gen/vxmesh/v1/task.js';
 import type { ClusterView, ViewChange } from './cluster-view.js';
+
+/**
+ * A node holds its task while it must run, or until it reported a state past RUNNING (it still
+ * has a container to stop); afterwards the task is history only the managers keep.
+ */
+function taskConcernsNode(task: Task): boolean {
+  return (
+    task.desiredState === TaskState.TASK_STATE_RUNNING ||
+    (task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED) <= TaskState.TASK_STATE_RUNNING
+  );
+}
 
 /** Above this many pending keys a flush recomputes the whole view instead of key by key. */
 const DIRTY_LIMIT_FOR_FULL_DIFF = 5000;
@@ -14,7 +27,7 @@ const DIRTY_LIMIT_FOR_FULL_DIFF = 5000;
 const encodedByRecord = new WeakMap<object, Uint8Array>();
 
 function encodeItem(item: Assignment): Uint8Array {
-  const value = item.item?.$case === 'network' || item.item?.$case === 'endpoint' ? item.item.value : undefined;
+  const value = item.item && item.item.$case !== 'peer' ? item.item.value : undefined;
   const cached = value ? encodedByRecord.get(value) : undefined;
   if (cached) {
     return cached;
@@ -39,7 +52,7 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolea
  * the difference, so a burst of changes to one key costs one message and a node never hears of a
  * network it has no endpoint on.
  *
- * Keys: `network/<id>`, `endpoint/<id>`, `peer/<nodeId>`.
+ * Keys: `network/<id>`, `endpoint/<id>`, `peer/<nodeId>`, `task/<id>`, `service/<id>`.
  */
 export class NodeAssignments {
   readonly #view: ClusterView;
@@ -76,6 +89,16 @@ export class NodeAssignments {
         if (change.id !== self) {
           this.#dirty.add(`peer/${change.id}`);
         }
+        return;
+      }
+      case 'task': {
+        if (change.before?.nodeId === self || change.after?.nodeId === self) {
+          this.#dirty.add(`task/${change.id}`);
+        }
+        return;
+      }
+      case 'service': {
+        this.#dirty.add(`service/${change.id}`);
         return;
       }
       case 'endpoint': {
@@ -129,6 +152,24 @@ export class NodeAssignments {
             }
           : undefined;
       }
+      case 'task': {
+        const task = view.tasks.get(id);
+        return task && task.nodeId === this.#nodeId && taskConcernsNode(task)
+          ? { item: { $case: 'task', value: task } }
+          : undefined;
+      }
+      case 'service': {
+        const service = view.services.get(id);
+        if (!service) {
+          return undefined;
+        }
+        for (const networkId of view.networksOfService(id)) {
+          if (view.networks.has(networkId) && view.isMember(networkId, this.#nodeId)) {
+            return { item: { $case: 'service', value: service } };
+          }
+        }
+        return undefined;
+      }
       default: {
         return undefined;
       }
@@ -137,11 +178,17 @@ export class NodeAssignments {
 
   #allDesiredKeys(): Set<string> {
     const keys = new Set<string>();
+    for (const taskId of this.#view.tasksOf(this.#nodeId)) {
+      keys.add(`task/${taskId}`);
+    }
     for (const networkId of this.#view.networksOf(this.#nodeId)) {
       if (!this.#view.networks.has(networkId)) {
         continue;
       }
       keys.add(`network/${networkId}`);
+      for (const serviceId of this.#view.servicesOn(networkId)) {
+        keys.add(`service/${serviceId}`);
+      }
       for (const endpointId of this.#view.endpointsOf(networkId)) {
         keys.add(`endpoint/${endpointId}`);
       }
