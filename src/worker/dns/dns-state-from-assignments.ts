@@ -2,7 +2,9 @@ import type { Assignment } from '../../gen/vxmesh/v1/dispatcher.js';
 import type { Container } from '../../gen/vxmesh/v1/container.js';
 import { EndpointKind } from '../../gen/vxmesh/v1/endpoint.js';
 import type { Network } from '../../gen/vxmesh/v1/network.js';
-import type { DnsContainer, DnsEndpoint, DnsNetwork, DnsState } from './dns-state.js';
+import { EndpointMode } from '../../gen/vxmesh/v1/service.js';
+import type { PortConfig } from '../../gen/vxmesh/v1/service.js';
+import type { DnsContainer, DnsEndpoint, DnsNetwork, DnsService, DnsState } from './dns-state.js';
 
 export interface DnsStateInputs {
   /** This node's ID: its own container endpoints come from `containers`, not the assignments. */
@@ -65,12 +67,30 @@ export function dnsStateFromAssignments(inputs: DnsStateInputs): DnsState {
       aliases: ep.aliases,
       ipv4Address: ep.ipv4Address,
       ipv6Address: ep.ipv6Address,
+      serviceName: ep.serviceName,
+      serving: ep.serving,
+    });
+  }
+  const services: DnsService[] = [];
+  for (const a of assignments) {
+    if (a.item?.$case !== 'service') {
+      continue;
+    }
+    const s = a.item.value;
+    services.push({
+      id: s.id,
+      name: s.spec?.name ?? '',
+      endpointMode: s.spec?.endpointMode === EndpointMode.ENDPOINT_MODE_DNSRR ? 'dnsrr' : 'vip',
+      networks: (s.spec?.networks ?? []).map((n) => ({ networkId: n.network, aliases: n.aliases })),
+      vips: s.virtualIps.map((v) => ({ networkId: v.networkId, addr: v.addr })),
+      ports: uniquePorts(s.spec?.ports ?? []),
     });
   }
   const containers: DnsContainer[] = [];
   for (const c of inputs.containers) {
     const attached = c.networks.filter((n) => n.endpointId !== '');
-    for (const n of attached) {
+    // A task's endpoints come from the managers (with their service and serving flag), not from here.
+    for (const n of c.taskId ? [] : attached) {
       endpoints.push({
         id: n.endpointId,
         networkId: n.networkId,
@@ -88,5 +108,17 @@ export function dnsStateFromAssignments(inputs: DnsStateInputs): DnsState {
       dns: c.dns,
     });
   }
-  return { networks: [...networks.values()], endpoints, containers };
+  return { networks: [...networks.values()], endpoints, containers, services };
+}
+
+/** Target ports for SRV, once each (a port published twice is still one listener). */
+function uniquePorts(ports: readonly PortConfig[]): { protocol: string; port: number }[] {
+  const seen = new Map<string, { protocol: string; port: number }>();
+  for (const p of ports) {
+    const protocol = p.protocol || 'tcp';
+    if (p.targetPort > 0) {
+      seen.set(`${protocol}/${p.targetPort}`, { protocol, port: p.targetPort });
+    }
+  }
+  return [...seen.values()];
 }

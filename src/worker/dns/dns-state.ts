@@ -3,14 +3,30 @@
  * (pushed by the managers, plus the local containers' own attachments) and the local containers
  * that ask. Built from assignments by `dnsStateFromAssignments`; tests build it by hand.
  *
- * Service records (`<service>` → VIP or task addresses, `tasks.<service>`, SRV) are not part of
- * the state yet: they will arrive as a `services` list here and a record source beside
- * `endpoint-records.ts` (see README.md in this folder).
+ * Services add `<service>` and its aliases (→ VIP, or the serving task addresses in dnsrr mode),
+ * `tasks.<service>` / `tasks.<alias>` (→ serving task addresses) and SRV `_<port>._<proto>.<service>`
+ * (see service-records.ts).
  */
 export interface DnsState {
   readonly networks: readonly DnsNetwork[];
   readonly endpoints: readonly DnsEndpoint[];
   readonly containers: readonly DnsContainer[];
+  /** Absent: no services (states built by hand in tests). */
+  readonly services?: readonly DnsService[];
+}
+
+/** A service as DNS needs it. Its task addresses are the serving endpoints carrying its name. */
+export interface DnsService {
+  readonly id: string;
+  readonly name: string;
+  /** dnsrr: the name resolves to the task addresses; vip: to the VIP of the asker's network. */
+  readonly endpointMode: 'vip' | 'dnsrr';
+  /** Networks of the service with its aliases there. */
+  readonly networks: readonly { readonly networkId: string; readonly aliases: readonly string[] }[];
+  /** VIPs with or without prefix length. */
+  readonly vips: readonly { readonly networkId: string; readonly addr: string }[];
+  /** Target ports, for SRV. */
+  readonly ports: readonly { readonly protocol: string; readonly port: number }[];
 }
 
 /** An overlay network some local container may be attached to. */
@@ -37,6 +53,10 @@ export interface DnsEndpoint {
   /** Address with or without prefix length ("10.0.1.5/24"); '' for none. */
   readonly ipv4Address: string;
   readonly ipv6Address: string;
+  /** A task endpoint: its service's name ('' for a container). */
+  readonly serviceName?: string;
+  /** A task endpoint answers for its service only while serving (running, not being stopped). */
+  readonly serving?: boolean;
 }
 
 /** A local container: the resolver in its namespace answers it from its own networks only. */
@@ -57,4 +77,4 @@ export interface DnsContainerNetwork {
 }
 
 /** The state with nothing in it. */
-export const EMPTY_DNS_STATE: DnsState = { networks: [], endpoints: [], containers: [] };
+export const EMPTY_DNS_STATE: DnsState = { networks: [], endpoints: [], containers: [], services: [] };
