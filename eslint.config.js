@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'src/gen/**', 'eslint.config.js', 'coverage/**', 'scripts/**'] },
+  { ignores: ['node_modules/**', 'dist/**', 'src/gen/**', 'eslint.config.js', 'coverage/**', 'scripts/**', 'test/support/bin/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

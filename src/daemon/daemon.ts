@@ -33,6 +33,7 @@ import { NodeAgent } from '../worker/node-agent.js';
 import type { ContainerRuntime } from '../worker/containers/container-runtime.js';
 import type { DataplaneReconciler } from '../worker/dataplane-controller.js';
 import { DebouncedWriter } from './debounced-writer.js';
+import { readTaskLogs } from './task-log-reader.js';
 import { NodeWorkload } from './node-workload.js';
 import { soleHostAddress } from './advertise-address.js';
 import { localAuthorize } from './local-authorizer.js';
@@ -205,6 +206,8 @@ export class Daemon implements AsyncDisposable {
       // The workload is built just below; heartbeats before that carry no counters.
       resolverCounters: () => this.#workload?.resolverCounters(),
       overlayMtus: () => this.#workload?.overlayMtus() ?? {},
+      taskLogs: (taskIds, tail) =>
+        readTaskLogs(this.#opts.dataRoot, this.#workload?.runtime.list(true) ?? [], taskIds, tail),
     });
     this.#agent = agent;
     agent.start();

@@ -171,6 +171,7 @@ export class Manager implements AsyncDisposable {
         leaderId: () => this.presence.leaderId(),
         isServing: (nodeId) => this.presence.isServing(nodeId),
         agentStatus: (nodeId) => this.dispatcher.agentStatus(nodeId),
+        requestTaskLogs: (nodeId, taskIds, tail) => this.dispatcher.requestTaskLogs(nodeId, taskIds, tail),
       },
       authorize,
     );

@@ -13,7 +13,9 @@ import type {
   AgentStatus,
   AssignmentsResponse,
   ResolverCounters,
+  LogRequest,
   SessionResponse,
+  TaskLog,
   TaskStatusUpdate,
 } from '../gen/vxmesh/v1/dispatcher.js';
 import { AssignmentGapError, AssignmentState } from './assignment-state.js';
@@ -60,6 +62,8 @@ export interface NodeAgentOptions {
   readonly resolverCounters?: () => ResolverCounters | undefined;
   /** MTU the node programmed per overlay (network ID → MTU), reported for `network inspect`. */
   readonly overlayMtus?: () => Record<string, number>;
+  /** The output of this node's task containers, for `service logs`; absent: every request gets an error. */
+  readonly taskLogs?: (taskIds: readonly string[], tail: number) => Promise<TaskLog[]>;
 }
 
 const BACKOFF_BASE_MS = 200;
@@ -213,7 +217,32 @@ export class NodeAgent implements AsyncDisposable {
     }
   }
 
+  /** Answers a manager's `service logs` request; never throws (a lost answer times out there). */
+  async #answerLogRequest(client: DispatcherClient, sessionId: string, request: LogRequest): Promise<void> {
+    let logs: TaskLog[];
+    try {
+      logs = this.#opts.taskLogs
+        ? await this.#opts.taskLogs(request.taskIds, request.tail)
+        : request.taskIds.map((taskId) => ({ taskId, lines: [], err: 'this node keeps no task output' }));
+    } catch (err) {
+      const text = err instanceof Error ? err.message : String(err);
+      logs = request.taskIds.map((taskId) => ({ taskId, lines: [], err: text }));
+    }
+    await callUnary(
+      client.publishLogs.bind(client),
+      { sessionId, requestId: request.requestId, logs },
+      'publish logs',
+      { signal: this.#abort.signal, timeoutMs: 10_000 },
+    ).catch((err: unknown) => log.warn({ err, requestId: request.requestId }, 'could not send task logs'));
+  }
+
   async #applySessionMessage(message: SessionResponse): Promise<void> {
+    const client = this.#sessionClient;
+    for (const request of message.logRequests) {
+      if (client) {
+        void this.#answerLogRequest(client, message.sessionId, request);
+      }
+    }
     if (message.managerAddrs.length > 0 && message.managerAddrs.join() !== this.#managers.join()) {
       this.#managers = [...message.managerAddrs];
       await this.#opts.saveManagers?.(this.#managers);

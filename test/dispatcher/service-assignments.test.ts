@@ -70,4 +70,19 @@ describe('dispatcher: tasks and services', () => {
     await expectKeys(b.agent, ['network/n1', 'endpoint/ta', 'endpoint/tb', `peer/${a.nodeId}`], 'b forgets the removed service');
     expect(heldKeys(c.agent)).not.toContain('service/s1');
   });
+
+  it('service logs: a node answers a log request over its session; a node without one is reported', async () => {
+    const store = await EmbeddedKvStore.open({ path: ':memory:' });
+    await using f = new DispatcherFixture(store);
+    const { manager } = await f.startManager();
+    const a = await f.startAgent('a');
+    await waitUntil(() => a.agent.state.phase === 'connected', 10_000, 'session');
+    const logs = await manager.dispatcher.requestTaskLogs(a.nodeId, ['t1', 't2'], 10);
+    // The fixture's agents keep no task output: they still answer, per task, saying so.
+    expect(logs.map((l) => [l.taskId, l.err])).toEqual([
+      ['t1', 'this node keeps no task output'],
+      ['t2', 'this node keeps no task output'],
+    ]);
+    await expect(manager.dispatcher.requestTaskLogs('no-such-node', ['t1'], 10)).rejects.toThrow(/no session/);
+  });
 });

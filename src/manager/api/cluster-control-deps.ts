@@ -1,6 +1,6 @@
 import type { Clock } from '../../common/clock.js';
 import type { KvStore } from '../../kvstore/index.js';
-import type { AgentStatus } from '../../gen/vxmesh/v1/dispatcher.js';
+import type { AgentStatus, TaskLog } from '../../gen/vxmesh/v1/dispatcher.js';
 import type { NodeRegistry } from '../node-registry.js';
 
 /** What the cluster-control handlers work on. */
@@ -14,4 +14,6 @@ export interface ClusterControlDeps {
   readonly isServing: (managerId: string) => boolean;
   /** The agent status a node last reported to this manager, if it holds a session here. */
   readonly agentStatus: (nodeId: string) => AgentStatus | undefined;
+  /** Asks a node with a session on this manager for its tasks' output (`service logs`). */
+  readonly requestTaskLogs: (nodeId: string, taskIds: readonly string[], tail: number) => Promise<TaskLog[]>;
 }

@@ -4,6 +4,7 @@ import type { ClusterControlDeps } from './cluster-control-deps.js';
 import { networkControlHandlers } from './network-control.js';
 import { nodeControlHandlers } from './node-control.js';
 import { serviceControlHandlers } from './service-control.js';
+import { serviceLogsHandler } from './service-logs.js';
 
 /**
  * Cluster state operations for operators. The same handlers serve the cluster port (manager
@@ -14,5 +15,6 @@ export function clusterControlServer(deps: ClusterControlDeps, authorize: Author
     ...nodeControlHandlers(deps, authorize),
     ...networkControlHandlers(deps, authorize),
     ...serviceControlHandlers(deps, authorize),
+    ...serviceLogsHandler(deps, authorize),
   };
 }

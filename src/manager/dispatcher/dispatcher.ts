@@ -5,7 +5,15 @@ import { serverStreamHandler, unaryHandler } from '../../common/rpc/server-handl
 import type { Authorize, CallContext } from '../../common/rpc/server-handlers.js';
 import type { Clock } from '../../common/clock.js';
 import { AssignmentsKind } from '../../gen/vxmesh/v1/dispatcher.js';
-import type { AgentStatus, AssignmentsResponse, DispatcherServer, SessionResponse, TaskStatusUpdate } from '../../gen/vxmesh/v1/dispatcher.js';
+import type {
+  AgentStatus,
+  AssignmentsResponse,
+  DispatcherServer,
+  SessionResponse,
+  TaskLog,
+  TaskStatusUpdate,
+} from '../../gen/vxmesh/v1/dispatcher.js';
+import { LogRequests } from './log-requests.js';
 import type { StreamWriter } from '../../common/rpc/server-handlers.js';
 import { NodeStatus } from '../../gen/vxmesh/v1/node.js';
 import type { Node, NodeRole } from '../../gen/vxmesh/v1/node.js';
@@ -72,6 +80,7 @@ export class Dispatcher implements AsyncDisposable {
   readonly #lastSeen = new Map<string, number>();
   readonly #agentStatus = new Map<string, AgentStatus>();
   readonly #sessionStarts = new Map<string, number[]>();
+  readonly #logRequests = new LogRequests();
   /** When this manager first saw a Ready node that no manager serves. */
   readonly #unservedSince = new Map<string, number>();
   readonly #abort = new AbortController();
@@ -108,6 +117,17 @@ export class Dispatcher implements AsyncDisposable {
         }
         await report(nodeId, req.updates);
         return {};
+      }),
+      publishLogs: unaryHandler(authorize, (req, ctx) => {
+        const nodeId = nodeOf(ctx);
+        const session = this.#sessions.get(nodeId);
+        if (!session || session.sessionId !== req.sessionId) {
+          throw new VxmeshError('NOT_FOUND', `session ${req.sessionId} is not the current session of node ${nodeId}`);
+        }
+        if (!this.#logRequests.answer(nodeId, req.requestId, req.logs)) {
+          log.debug({ nodeId, requestId: req.requestId }, 'logs for an unknown or expired request');
+        }
+        return Promise.resolve({});
       }),
       heartbeat: unaryHandler(authorize, async (req, ctx) => {
         const nodeId = nodeOf(ctx);
@@ -203,7 +223,23 @@ export class Dispatcher implements AsyncDisposable {
       managerAddrs: this.#opts.presence.managerAddrs(),
       heartbeatPeriodMs: this.#opts.heartbeatPeriodMs,
       dataPathPort: this.#opts.dataPathPort,
+      logRequests: [],
     };
+  }
+
+  /**
+   * The output of tasks on a node whose session this manager holds, asked over that session.
+   * @throws VxmeshError UNAVAILABLE when the node has no session here or does not answer in time.
+   */
+  async requestTaskLogs(nodeId: string, taskIds: readonly string[], tail: number, timeoutMs = 5000): Promise<TaskLog[]> {
+    const session = this.#sessions.get(nodeId);
+    const node = session ? await this.#opts.registry.get(nodeId) : undefined;
+    if (!session || !node) {
+      throw new VxmeshError('UNAVAILABLE', `node ${nodeId} has no session with this manager`);
+    }
+    const { request, answer } = this.#logRequests.open(nodeId, taskIds, tail, timeoutMs);
+    session.send({ ...this.#describe(session.sessionId, node.node), logRequests: [request] });
+    return answer;
   }
 
   /**

@@ -105,6 +105,26 @@ export interface ListTasksResponse {
   tasks: TaskView[];
 }
 
+export interface ServiceLogsRequest {
+  /** Service name, ID or unique ID prefix. */
+  service: string;
+  /** Last lines per task; 0 means all. */
+  tail: number;
+}
+
+export interface ServiceLogsResponse {
+  logs: ServiceTaskLog[];
+}
+
+export interface ServiceTaskLog {
+  taskId: string;
+  /** e.g. "web.1" (docker's task name in logs), with the node's hostname separately. */
+  taskName: string;
+  nodeHostname: string;
+  lines: string[];
+  err: string;
+}
+
 export interface SwarmInitRequest {
   /** "ip[:port]" other nodes reach this manager on; port defaults to the listen port. */
   advertiseAddr: string;
@@ -1481,6 +1501,305 @@ export const ListTasksResponse: MessageFns<ListTasksResponse> = {
   fromPartial(object: DeepPartial<ListTasksResponse>): ListTasksResponse {
     const message = createBaseListTasksResponse();
     message.tasks = object.tasks?.map((e) => TaskView.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseServiceLogsRequest(): ServiceLogsRequest {
+  return { service: '', tail: 0 };
+}
+
+export const ServiceLogsRequest: MessageFns<ServiceLogsRequest> = {
+  encode(message: ServiceLogsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.service !== '') {
+      writer.uint32(10).string(message.service);
+    }
+    if (message.tail !== 0) {
+      writer.uint32(16).uint32(message.tail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServiceLogsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServiceLogsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.tail = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServiceLogsRequest {
+    return {
+      service: isSet(object.service) ? globalThis.String(object.service) : '',
+      tail: isSet(object.tail) ? globalThis.Number(object.tail) : 0,
+    };
+  },
+
+  toJSON(message: ServiceLogsRequest): unknown {
+    const obj: any = {};
+    if (message.service !== '') {
+      obj.service = message.service;
+    }
+    if (message.tail !== 0) {
+      obj.tail = Math.round(message.tail);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ServiceLogsRequest>): ServiceLogsRequest {
+    return ServiceLogsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ServiceLogsRequest>): ServiceLogsRequest {
+    const message = createBaseServiceLogsRequest();
+    message.service = object.service ?? '';
+    message.tail = object.tail ?? 0;
+    return message;
+  },
+};
+
+function createBaseServiceLogsResponse(): ServiceLogsResponse {
+  return { logs: [] };
+}
+
+export const ServiceLogsResponse: MessageFns<ServiceLogsResponse> = {
+  encode(message: ServiceLogsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.logs) {
+      ServiceTaskLog.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServiceLogsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServiceLogsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.logs.push(ServiceTaskLog.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServiceLogsResponse {
+    return {
+      logs: globalThis.Array.isArray(object?.logs) ? object.logs.map((e: any) => ServiceTaskLog.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ServiceLogsResponse): unknown {
+    const obj: any = {};
+    if (message.logs?.length) {
+      obj.logs = message.logs.map((e) => ServiceTaskLog.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ServiceLogsResponse>): ServiceLogsResponse {
+    return ServiceLogsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ServiceLogsResponse>): ServiceLogsResponse {
+    const message = createBaseServiceLogsResponse();
+    message.logs = object.logs?.map((e) => ServiceTaskLog.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseServiceTaskLog(): ServiceTaskLog {
+  return { taskId: '', taskName: '', nodeHostname: '', lines: [], err: '' };
+}
+
+export const ServiceTaskLog: MessageFns<ServiceTaskLog> = {
+  encode(message: ServiceTaskLog, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== '') {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.taskName !== '') {
+      writer.uint32(18).string(message.taskName);
+    }
+    if (message.nodeHostname !== '') {
+      writer.uint32(26).string(message.nodeHostname);
+    }
+    for (const v of message.lines) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.err !== '') {
+      writer.uint32(42).string(message.err);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ServiceTaskLog {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseServiceTaskLog();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.taskName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nodeHostname = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lines.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.err = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ServiceTaskLog {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+          ? globalThis.String(object.task_id)
+          : '',
+      taskName: isSet(object.taskName)
+        ? globalThis.String(object.taskName)
+        : isSet(object.task_name)
+          ? globalThis.String(object.task_name)
+          : '',
+      nodeHostname: isSet(object.nodeHostname)
+        ? globalThis.String(object.nodeHostname)
+        : isSet(object.node_hostname)
+          ? globalThis.String(object.node_hostname)
+          : '',
+      lines: globalThis.Array.isArray(object?.lines) ? object.lines.map((e: any) => globalThis.String(e)) : [],
+      err: isSet(object.err) ? globalThis.String(object.err) : '',
+    };
+  },
+
+  toJSON(message: ServiceTaskLog): unknown {
+    const obj: any = {};
+    if (message.taskId !== '') {
+      obj.taskId = message.taskId;
+    }
+    if (message.taskName !== '') {
+      obj.taskName = message.taskName;
+    }
+    if (message.nodeHostname !== '') {
+      obj.nodeHostname = message.nodeHostname;
+    }
+    if (message.lines?.length) {
+      obj.lines = message.lines;
+    }
+    if (message.err !== '') {
+      obj.err = message.err;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ServiceTaskLog>): ServiceTaskLog {
+    return ServiceTaskLog.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ServiceTaskLog>): ServiceTaskLog {
+    const message = createBaseServiceTaskLog();
+    message.taskId = object.taskId ?? '';
+    message.taskName = object.taskName ?? '';
+    message.nodeHostname = object.nodeHostname ?? '';
+    message.lines = object.lines?.map((e) => e) || [];
+    message.err = object.err ?? '';
     return message;
   },
 };
@@ -7283,6 +7602,19 @@ export const ClusterControlService = {
     responseSerialize: (value: ListTasksResponse): Buffer => Buffer.from(ListTasksResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListTasksResponse => ListTasksResponse.decode(value),
   },
+  /**
+   * The output of a service's tasks, gathered from their nodes (nodes without a session on the
+   * answering manager are reported, not waited for).
+   */
+  serviceLogs: {
+    path: '/vxmesh.v1.ClusterControl/ServiceLogs' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ServiceLogsRequest): Buffer => Buffer.from(ServiceLogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ServiceLogsRequest => ServiceLogsRequest.decode(value),
+    responseSerialize: (value: ServiceLogsResponse): Buffer => Buffer.from(ServiceLogsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ServiceLogsResponse => ServiceLogsResponse.decode(value),
+  },
 } as const;
 
 export interface ClusterControlServer extends UntypedServiceImplementation {
@@ -7325,6 +7657,11 @@ export interface ClusterControlServer extends UntypedServiceImplementation {
   getService: handleUnaryCall<GetServiceRequest, GetServiceResponse>;
   /** Tasks of a service (or of every service), newest first per slot. */
   listTasks: handleUnaryCall<ListTasksRequest, ListTasksResponse>;
+  /**
+   * The output of a service's tasks, gathered from their nodes (nodes without a session on the
+   * answering manager are reported, not waited for).
+   */
+  serviceLogs: handleUnaryCall<ServiceLogsRequest, ServiceLogsResponse>;
 }
 
 export interface ClusterControlClient extends Client {
@@ -7604,6 +7941,25 @@ export interface ClusterControlClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListTasksResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The output of a service's tasks, gathered from their nodes (nodes without a session on the
+   * answering manager are reported, not waited for).
+   */
+  serviceLogs(
+    request: ServiceLogsRequest,
+    callback: (error: ServiceError | null, response: ServiceLogsResponse) => void,
+  ): ClientUnaryCall;
+  serviceLogs(
+    request: ServiceLogsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ServiceLogsResponse) => void,
+  ): ClientUnaryCall;
+  serviceLogs(
+    request: ServiceLogsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ServiceLogsResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -108,6 +108,30 @@ export function assignmentActionToJSON(object: AssignmentAction): string {
   }
 }
 
+/** `service logs`: the manager asks the nodes running the tasks, over their sessions. */
+export interface LogRequest {
+  requestId: string;
+  taskIds: string[];
+  /** Last lines per task; 0 means all. */
+  tail: number;
+}
+
+export interface PublishLogsRequest {
+  sessionId: string;
+  requestId: string;
+  logs: TaskLog[];
+}
+
+export interface TaskLog {
+  taskId: string;
+  /** The container's output, in order. */
+  lines: string[];
+  /** Why the output could not be read (e.g. the task's container is gone). */
+  err: string;
+}
+
+export interface PublishLogsResponse {}
+
 export interface UpdateTaskStatusRequest {
   sessionId: string;
   updates: TaskStatusUpdate[];
@@ -136,6 +160,8 @@ export interface SessionResponse {
   heartbeatPeriodMs: number;
   /** VXLAN UDP port of the cluster. */
   dataPathPort: number;
+  /** Output the manager wants from this node's tasks; answered with PublishLogs. */
+  logRequests: LogRequest[];
 }
 
 export interface HeartbeatRequest {
@@ -236,6 +262,381 @@ export interface PeerNode {
   nodeId: string;
   dataPathAddr: string;
 }
+
+function createBaseLogRequest(): LogRequest {
+  return { requestId: '', taskIds: [], tail: 0 };
+}
+
+export const LogRequest: MessageFns<LogRequest> = {
+  encode(message: LogRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== '') {
+      writer.uint32(10).string(message.requestId);
+    }
+    for (const v of message.taskIds) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.tail !== 0) {
+      writer.uint32(24).uint32(message.tail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.taskIds.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.tail = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogRequest {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+          ? globalThis.String(object.request_id)
+          : '',
+      taskIds: globalThis.Array.isArray(object?.taskIds)
+        ? object.taskIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.task_ids)
+          ? object.task_ids.map((e: any) => globalThis.String(e))
+          : [],
+      tail: isSet(object.tail) ? globalThis.Number(object.tail) : 0,
+    };
+  },
+
+  toJSON(message: LogRequest): unknown {
+    const obj: any = {};
+    if (message.requestId !== '') {
+      obj.requestId = message.requestId;
+    }
+    if (message.taskIds?.length) {
+      obj.taskIds = message.taskIds;
+    }
+    if (message.tail !== 0) {
+      obj.tail = Math.round(message.tail);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LogRequest>): LogRequest {
+    return LogRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LogRequest>): LogRequest {
+    const message = createBaseLogRequest();
+    message.requestId = object.requestId ?? '';
+    message.taskIds = object.taskIds?.map((e) => e) || [];
+    message.tail = object.tail ?? 0;
+    return message;
+  },
+};
+
+function createBasePublishLogsRequest(): PublishLogsRequest {
+  return { sessionId: '', requestId: '', logs: [] };
+}
+
+export const PublishLogsRequest: MessageFns<PublishLogsRequest> = {
+  encode(message: PublishLogsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sessionId !== '') {
+      writer.uint32(10).string(message.sessionId);
+    }
+    if (message.requestId !== '') {
+      writer.uint32(18).string(message.requestId);
+    }
+    for (const v of message.logs) {
+      TaskLog.encode(v!, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishLogsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishLogsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sessionId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.logs.push(TaskLog.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PublishLogsRequest {
+    return {
+      sessionId: isSet(object.sessionId)
+        ? globalThis.String(object.sessionId)
+        : isSet(object.session_id)
+          ? globalThis.String(object.session_id)
+          : '',
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+          ? globalThis.String(object.request_id)
+          : '',
+      logs: globalThis.Array.isArray(object?.logs) ? object.logs.map((e: any) => TaskLog.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: PublishLogsRequest): unknown {
+    const obj: any = {};
+    if (message.sessionId !== '') {
+      obj.sessionId = message.sessionId;
+    }
+    if (message.requestId !== '') {
+      obj.requestId = message.requestId;
+    }
+    if (message.logs?.length) {
+      obj.logs = message.logs.map((e) => TaskLog.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PublishLogsRequest>): PublishLogsRequest {
+    return PublishLogsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PublishLogsRequest>): PublishLogsRequest {
+    const message = createBasePublishLogsRequest();
+    message.sessionId = object.sessionId ?? '';
+    message.requestId = object.requestId ?? '';
+    message.logs = object.logs?.map((e) => TaskLog.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseTaskLog(): TaskLog {
+  return { taskId: '', lines: [], err: '' };
+}
+
+export const TaskLog: MessageFns<TaskLog> = {
+  encode(message: TaskLog, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== '') {
+      writer.uint32(10).string(message.taskId);
+    }
+    for (const v of message.lines) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.err !== '') {
+      writer.uint32(26).string(message.err);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TaskLog {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTaskLog();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.lines.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.err = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TaskLog {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+          ? globalThis.String(object.task_id)
+          : '',
+      lines: globalThis.Array.isArray(object?.lines) ? object.lines.map((e: any) => globalThis.String(e)) : [],
+      err: isSet(object.err) ? globalThis.String(object.err) : '',
+    };
+  },
+
+  toJSON(message: TaskLog): unknown {
+    const obj: any = {};
+    if (message.taskId !== '') {
+      obj.taskId = message.taskId;
+    }
+    if (message.lines?.length) {
+      obj.lines = message.lines;
+    }
+    if (message.err !== '') {
+      obj.err = message.err;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TaskLog>): TaskLog {
+    return TaskLog.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TaskLog>): TaskLog {
+    const message = createBaseTaskLog();
+    message.taskId = object.taskId ?? '';
+    message.lines = object.lines?.map((e) => e) || [];
+    message.err = object.err ?? '';
+    return message;
+  },
+};
+
+function createBasePublishLogsResponse(): PublishLogsResponse {
+  return {};
+}
+
+export const PublishLogsResponse: MessageFns<PublishLogsResponse> = {
+  encode(_: PublishLogsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PublishLogsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePublishLogsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): PublishLogsResponse {
+    return {};
+  },
+
+  toJSON(_: PublishLogsResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<PublishLogsResponse>): PublishLogsResponse {
+    return PublishLogsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<PublishLogsResponse>): PublishLogsResponse {
+    const message = createBasePublishLogsResponse();
+    return message;
+  },
+};
 
 function createBaseUpdateTaskStatusRequest(): UpdateTaskStatusRequest {
   return { sessionId: '', updates: [] };
@@ -580,7 +981,7 @@ export const SessionRequest: MessageFns<SessionRequest> = {
 };
 
 function createBaseSessionResponse(): SessionResponse {
-  return { sessionId: '', role: 0, managerAddrs: [], heartbeatPeriodMs: 0, dataPathPort: 0 };
+  return { sessionId: '', role: 0, managerAddrs: [], heartbeatPeriodMs: 0, dataPathPort: 0, logRequests: [] };
 }
 
 export const SessionResponse: MessageFns<SessionResponse> = {
@@ -599,6 +1000,9 @@ export const SessionResponse: MessageFns<SessionResponse> = {
     }
     if (message.dataPathPort !== 0) {
       writer.uint32(40).uint32(message.dataPathPort);
+    }
+    for (const v of message.logRequests) {
+      LogRequest.encode(v!, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -656,6 +1060,14 @@ export const SessionResponse: MessageFns<SessionResponse> = {
             message.dataPathPort = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.logRequests.push(LogRequest.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -691,6 +1103,11 @@ export const SessionResponse: MessageFns<SessionResponse> = {
         : isSet(object.data_path_port)
           ? globalThis.Number(object.data_path_port)
           : 0,
+      logRequests: globalThis.Array.isArray(object?.logRequests)
+        ? object.logRequests.map((e: any) => LogRequest.fromJSON(e))
+        : globalThis.Array.isArray(object?.log_requests)
+          ? object.log_requests.map((e: any) => LogRequest.fromJSON(e))
+          : [],
     };
   },
 
@@ -711,6 +1128,9 @@ export const SessionResponse: MessageFns<SessionResponse> = {
     if (message.dataPathPort !== 0) {
       obj.dataPathPort = Math.round(message.dataPathPort);
     }
+    if (message.logRequests?.length) {
+      obj.logRequests = message.logRequests.map((e) => LogRequest.toJSON(e));
+    }
     return obj;
   },
 
@@ -724,6 +1144,7 @@ export const SessionResponse: MessageFns<SessionResponse> = {
     message.managerAddrs = object.managerAddrs?.map((e) => e) || [];
     message.heartbeatPeriodMs = object.heartbeatPeriodMs ?? 0;
     message.dataPathPort = object.dataPathPort ?? 0;
+    message.logRequests = object.logRequests?.map((e) => LogRequest.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1978,6 +2399,16 @@ export const DispatcherService = {
       Buffer.from(UpdateTaskStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UpdateTaskStatusResponse => UpdateTaskStatusResponse.decode(value),
   },
+  /** Answers a LogRequest the session carried: the output of the node's own task containers. */
+  publishLogs: {
+    path: '/vxmesh.v1.Dispatcher/PublishLogs' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PublishLogsRequest): Buffer => Buffer.from(PublishLogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PublishLogsRequest => PublishLogsRequest.decode(value),
+    responseSerialize: (value: PublishLogsResponse): Buffer => Buffer.from(PublishLogsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PublishLogsResponse => PublishLogsResponse.decode(value),
+  },
 } as const;
 
 export interface DispatcherServer extends UntypedServiceImplementation {
@@ -1998,6 +2429,8 @@ export interface DispatcherServer extends UntypedServiceImplementation {
    * older report is ignored. Fails with NOT_FOUND when the session is not the node's current one.
    */
   updateTaskStatus: handleUnaryCall<UpdateTaskStatusRequest, UpdateTaskStatusResponse>;
+  /** Answers a LogRequest the session carried: the output of the node's own task containers. */
+  publishLogs: handleUnaryCall<PublishLogsRequest, PublishLogsResponse>;
 }
 
 export interface DispatcherClient extends Client {
@@ -2055,6 +2488,22 @@ export interface DispatcherClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateTaskStatusResponse) => void,
+  ): ClientUnaryCall;
+  /** Answers a LogRequest the session carried: the output of the node's own task containers. */
+  publishLogs(
+    request: PublishLogsRequest,
+    callback: (error: ServiceError | null, response: PublishLogsResponse) => void,
+  ): ClientUnaryCall;
+  publishLogs(
+    request: PublishLogsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PublishLogsResponse) => void,
+  ): ClientUnaryCall;
+  publishLogs(
+    request: PublishLogsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PublishLogsResponse) => void,
   ): ClientUnaryCall;
 }
 
