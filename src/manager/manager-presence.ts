@@ -1,6 +1,6 @@
 import { createLogger } from '../common/logger.js';
 import type { Clock } from '../common/clock.js';
-import type { KvStore } from '../kvstore/index.js';
+import type { Compare, KvStore } from '../kvstore/index.js';
 import { storeKeys } from './store/store-keys.js';
 
 const log = createLogger('manager.presence');
@@ -14,7 +14,8 @@ interface LiveManager {
  * Managers announce themselves with a key on a lease they keep alive, and record the sessions
  * they hold on the same lease. When a manager dies its lease expires, and with it its presence
  * and its sessions, so every manager agrees on who serves and which nodes nobody is serving.
- * Until leader election lands, the leader shown is the live manager that announced itself first.
+ * The leader is the live manager that announced itself first; {@link leaderFence} turns that into
+ * a fencing condition for the leader's writes.
  */
 export class ManagerPresence implements AsyncDisposable {
   readonly #store: KvStore;
@@ -149,6 +150,22 @@ export class ManagerPresence implements AsyncDisposable {
       }
     }
     return best?.[0] ?? this.#nodeId;
+  }
+
+  /**
+   * While this manager leads, the transaction condition that fences its writes: its presence key
+   * still exists with the creation revision it had when it became the oldest. Leadership only
+   * passes on when the leader's key disappears (its lease ran out: a crash, a long pause, a
+   * partition) and an older key can never appear again, so a write guarded by this compare can
+   * only commit while this manager really is the leader; a paused old leader's writes fail.
+   * Undefined when this manager does not lead (as far as it has seen).
+   */
+  leaderFence(): Compare | undefined {
+    const self = this.#managers.get(this.#nodeId);
+    if (!self || this.leaderId() !== this.#nodeId) {
+      return undefined;
+    }
+    return { key: storeKeys.manager(this.#nodeId), target: 'createRevision', op: '==', value: self.createRevision };
   }
 
   async close(): Promise<void> {
