@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { NodeAvailability } from '../../src/gen/vxmesh/v1/node.js';
 import type { SwarmInitRequest } from '../../src/gen/vxmesh/v1/control.js';
 import { freePort } from './etcd-server.js';
 import { RecordingDriver } from './recording-driver.js';
+import { claimTestPrefix } from './test-hosts.js';
 import { waitFor } from './vxmeshd-harness.js';
 
 /** A daemon running in the test process, with clients on its local socket. */
@@ -36,9 +36,12 @@ export interface LoopbackDaemon {
  */
 export class LoopbackCluster implements AsyncDisposable {
   readonly #cleanups: (() => Promise<void>)[] = [];
-  readonly #runId = randomBytes(3).toString('hex');
+  /** The run's namespace prefix, claimed with a marker so a concurrent run's sweeper leaves it alone. */
+  #run: Promise<{ readonly prefix: string; release(): Promise<void> }> | undefined;
 
   async start(name: string, clock: Clock = systemClock, dir?: string): Promise<LoopbackDaemon> {
+    this.#run ??= claimTestPrefix();
+    const { prefix } = await this.#run;
     const root = dir ?? (await mkdtemp(join(tmpdir(), `vxmeshd-${name}-`)));
     const socketPath = join(root, 'vxmesh.sock');
     const dataRoot = join(root, 'data');
@@ -49,7 +52,7 @@ export class LoopbackCluster implements AsyncDisposable {
       hostname: name,
       clock,
       // Under the test sweeper's prefix, so a crashed run's container namespaces get removed.
-      namespacePrefix: `vxt-${this.#runId}-${name}-`,
+      namespacePrefix: `${prefix}${name}-`,
       driver,
     });
     const local = new LocalControlClient(`unix://${socketPath}`, credentials.createInsecure());
@@ -128,6 +131,9 @@ export class LoopbackCluster implements AsyncDisposable {
     for (const c of this.#cleanups.splice(0).reverse()) {
       await c();
     }
+    const run = this.#run;
+    this.#run = undefined;
+    await (await run)?.release();
   }
 }
 

@@ -286,6 +286,41 @@ export async function sweepStaleTestHosts(prefix: string = DEFAULT_TEST_HOSTS_PR
   return stale;
 }
 
+/**
+ * A run prefix without hosts, for tests whose daemons create namespaces directly in this machine's
+ * namespace (in-process daemons): its marker tells a concurrent run's sweeper that the
+ * namespaces under it are alive. `release` removes every namespace carrying the prefix, the
+ * processes in them, and the marker.
+ */
+export async function claimTestPrefix(
+  basePrefix: string = DEFAULT_TEST_HOSTS_PREFIX,
+): Promise<{ readonly prefix: string; release(): Promise<void> }> {
+  const self = await processIdentity(process.pid);
+  if (self === undefined) {
+    throw new Error('cannot read /proc/self; test namespaces need Linux with procfs');
+  }
+  await mkdir(TEST_HOSTS_MARKER_DIR, { recursive: true });
+  for (let attempt = 0; ; attempt++) {
+    const prefix = `${basePrefix}${randomSuffix()}-`;
+    const marker: RunMarker = {
+      prefix,
+      pid: process.pid,
+      pidStartTicks: self.startTicks,
+      pidNamespace: self.pidNamespace,
+      namespaces: [],
+      createdAt: new Date().toISOString(),
+    };
+    try {
+      await writeFile(markerPath(prefix), JSON.stringify(marker), { flag: 'wx' });
+      return { prefix, release: () => removeRun(prefix, []) };
+    } catch (err) {
+      if (!isErrno(err, 'EEXIST') || attempt >= 5) {
+        throw err;
+      }
+    }
+  }
+}
+
 /** Kills leftover processes, deletes the namespaces, then the marker; tolerates absent objects. */
 async function removeRun(prefix: string, namespaces: readonly string[]): Promise<void> {
   // Daemons under test create namespaces of their own (containers, overlays) named after their

@@ -8,6 +8,11 @@ import { Container } from '../../gen/vxmesh/v1/container.js';
  */
 export class ContainerRecords {
   readonly #dir: string;
+  /**
+   * Writes and removals per container, in call order: two saves share one temporary file, and a
+   * save finishing after a removal would bring the record back.
+   */
+  readonly #queues = new Map<string, Promise<void>>();
 
   constructor(dataRoot: string) {
     this.#dir = join(dataRoot, 'containers');
@@ -38,7 +43,11 @@ export class ContainerRecords {
     return out;
   }
 
-  async save(container: Container): Promise<void> {
+  save(container: Container): Promise<void> {
+    return this.#serialize(container.id, () => this.#write(container));
+  }
+
+  async #write(container: Container): Promise<void> {
     await mkdir(this.logDir, { recursive: true, mode: 0o700 });
     const path = join(this.#dir, `${container.id}.pb`);
     const tmp = `${path}.tmp`;
@@ -52,8 +61,23 @@ export class ContainerRecords {
     await rename(tmp, path);
   }
 
-  async remove(id: string): Promise<void> {
-    await rm(join(this.#dir, `${id}.pb`), { force: true });
-    await rm(this.logPath(id), { force: true });
+  remove(id: string): Promise<void> {
+    return this.#serialize(id, async () => {
+      await rm(join(this.#dir, `${id}.pb`), { force: true });
+      await rm(this.logPath(id), { force: true });
+    });
+  }
+
+  #serialize(id: string, operation: () => Promise<void>): Promise<void> {
+    const previous = this.#queues.get(id) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(operation);
+    const tail = next.catch(() => undefined);
+    this.#queues.set(id, tail);
+    void tail.then(() => {
+      if (this.#queues.get(id) === tail) {
+        this.#queues.delete(id);
+      }
+    });
+    return next;
   }
 }

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
-import { InvalidArgumentError, NotFoundError, VxmeshError } from '../../common/errors.js';
+import { constants as osConstants } from 'node:os';
+import { InvalidArgumentError, NotFoundError, UnavailableError, VxmeshError } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
 import type { Clock } from '../../common/clock.js';
 import { ContainerState } from '../../gen/vxmesh/v1/container.js';
@@ -12,6 +13,8 @@ import type {
 } from '../../gen/vxmesh/v1/control.js';
 import type { Network } from '../../gen/vxmesh/v1/network.js';
 import type { AttachNetworkRequest, AttachNetworkResponse } from '../../gen/vxmesh/v1/resource.js';
+import type { Task } from '../../gen/vxmesh/v1/task.js';
+import { taskContainerName, taskContainerNetworks } from '../tasks/task-container-spec.js';
 import { ContainerRecords } from './container-records.js';
 import { deleteNamespace, ensureNamespace, writeNamespaceEtc } from './network-namespaces.js';
 
@@ -20,6 +23,12 @@ const log = createLogger('worker.containers');
 /** Docker's rule for container names. */
 const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const DEFAULT_STOP_TIMEOUT_S = 10;
+/**
+ * The command runs through `sh -c 'exec "$0" "$@"'` so a command that cannot be run exits 127 (not
+ * found) or 126 (not executable) like docker's, instead of `ip netns exec`'s 1, which a command's
+ * own exit status cannot be told apart from. `exec` keeps the PID: the record's PID is the command's.
+ */
+const EXEC_WRAPPER = ['sh', '-c', 'exec "$0" "$@"'];
 
 /** What the runtime needs from the cluster and the dataplane; injected by the daemon. */
 export interface ContainerRuntimeDeps {
@@ -75,6 +84,13 @@ export class ContainerRuntime {
   /** Networks seen in attach answers, so the overlay can be built before the dispatcher's push. */
   readonly networks = new Map<string, Network>();
   #pollTimer: NodeJS.Timeout | undefined;
+  /** Told about every container whose process ended (see onContainerExit). */
+  readonly #exitListeners = new Set<(container: Container) => void>();
+  /**
+   * After close, exits are no longer recorded: a daemon restarted in the same process (tests) has
+   * a new runtime on the same records, which must be the only writer.
+   */
+  #closed = false;
 
   constructor(deps: ContainerRuntimeDeps) {
     this.#deps = deps;
@@ -133,6 +149,17 @@ export class ContainerRuntime {
     throw new NotFoundError('container', ref);
   }
 
+  /**
+   * Calls `listener` with the record of every container whose process ended, once the exit is
+   * recorded (its endpoints already dropped from `attachments()`), including processes of a
+   * previous daemon found dead. A throwing listener is logged and does not stop the others.
+   * @returns a function that removes the listener.
+   */
+  onContainerExit(listener: (container: Container) => void): () => void {
+    this.#exitListeners.add(listener);
+    return () => this.#exitListeners.delete(listener);
+  }
+
   /** Every attached endpoint of containers that are not exited, in interface order. */
   attachments(): LocalAttachment[] {
     const out: LocalAttachment[] = [];
@@ -162,7 +189,7 @@ export class ContainerRuntime {
     const id = randomBytes(32).toString('hex');
     const namespace = `${this.#deps.namespacePrefix}c-${id.slice(0, 12)}`;
     const hostname = req.hostname || id.slice(0, 12);
-    let container: Container = {
+    const container: Container = {
       id,
       name,
       hostname,
@@ -184,6 +211,72 @@ export class ContainerRuntime {
       taskId: '',
       serviceId: '',
     };
+    return this.#provision(container, req.networks, !req.createOnly);
+  }
+
+  /**
+   * Runs a service task (issue 8): a container named after the task with the endpoints the
+   * managers allocated when they scheduled it (task.networks, eth0.. in order). Unlike `run`
+   * nothing is attached or detached through the managers: they own those endpoints and free them
+   * when the task ends; the node only wires them while the process runs. Not auto-removed: the
+   * record keeps the exit code until the task leaves the node's assignments.
+   * @param networks the networks the node knows from its assignments, by ID.
+   * @throws UnavailableError when a network of the task is not known here yet (retry later);
+   *   VxmeshError ALREADY_EXISTS when a container already has the task's name.
+   */
+  async runTask(task: Task, networks: ReadonlyMap<string, Network>): Promise<Container> {
+    const name = taskContainerName(task);
+    if (!CONTAINER_NAME.test(name)) {
+      throw new InvalidArgumentError('task name', `${JSON.stringify(name)} must match ${CONTAINER_NAME.source}`);
+    }
+    if ([...this.#containers.values()].some((c) => c.name === name)) {
+      throw new VxmeshError('ALREADY_EXISTS', `the container name "${name}" is already in use on this node`);
+    }
+    if (task.command.length === 0) {
+      throw new InvalidArgumentError('command', `task ${name} has no command`);
+    }
+    for (const n of task.networks) {
+      const network = networks.get(n.networkId) ?? this.networks.get(n.networkId);
+      if (!network) {
+        throw new UnavailableError(`network ${n.networkName || n.networkId} of task ${name} is not known on this node yet`);
+      }
+      // The dataplane builds the overlay from these until (and if) the dispatcher's copy differs.
+      this.networks.set(network.id, network);
+    }
+    const id = randomBytes(32).toString('hex');
+    const container: Container = {
+      id,
+      name,
+      // Docker's task containers are named by their ID prefix too.
+      hostname: id.slice(0, 12),
+      command: [...task.command],
+      state: ContainerState.CONTAINER_STATE_CREATED,
+      pid: 0,
+      exitCode: 0,
+      createdAt: BigInt(this.#deps.clock.now()),
+      startedAt: 0n,
+      finishedAt: 0n,
+      autoRemove: false,
+      namespace: `${this.#deps.namespacePrefix}c-${id.slice(0, 12)}`,
+      networks: taskContainerNetworks(task),
+      dns: [],
+      error: '',
+      egressAddress: '',
+      dnsSearch: [],
+      dnsOptions: [],
+      taskId: task.id,
+      serviceId: task.serviceId,
+    };
+    return this.#provision(container, [], true);
+  }
+
+  /**
+   * Creates the namespace, the resolver and the attachments of a new container, records it,
+   * wires the kernel, then starts the command. A failure leaves no namespace, endpoint or record.
+   */
+  async #provision(created: Container, requests: readonly ContainerNetworkRequest[], start: boolean): Promise<Container> {
+    let container = created;
+    const { id, namespace, hostname } = container;
     await ensureNamespace(namespace);
     let resolverReady: Promise<void> | undefined;
     try {
@@ -192,9 +285,10 @@ export class ContainerRuntime {
       // is needed before the command starts, not before the container is reachable.
       resolverReady = this.#deps.dns?.prepare(container);
       resolverReady?.catch(() => undefined);
-      for (const request of req.networks) {
+      for (const request of requests) {
         container = { ...container, networks: [...container.networks, await this.#attach(container, request)] };
       }
+      container = { ...container, egressAddress: this.#egressAddressFor(container) };
     } catch (err) {
       await resolverReady?.catch(() => undefined);
       await this.#deps.dns?.release(id);
@@ -202,7 +296,6 @@ export class ContainerRuntime {
       await deleteNamespace(namespace).catch(() => undefined);
       throw err;
     }
-    container = { ...container, egressAddress: this.#egressAddressFor(container) };
     this.#containers.set(id, container);
     await this.#records.save(container);
     await this.#deps.reconcile();
@@ -212,7 +305,7 @@ export class ContainerRuntime {
       await this.#removeRecord(id).catch(() => undefined);
       throw err;
     }
-    if (!req.createOnly) {
+    if (start) {
       await this.#spawn(id);
     }
     return this.#get(id);
@@ -283,10 +376,15 @@ export class ContainerRuntime {
     throw new VxmeshError('EXHAUSTED', `no free address in the egress subnet ${this.#deps.egressSubnet()}`);
   }
 
+  /**
+   * Gives the container's endpoints back and forgets them locally, so the dataplane drops their
+   * interfaces. A task's endpoints belong to the managers (freed when the task ends): only the
+   * local attachment is dropped.
+   */
   async #detachAll(container: Container): Promise<Container> {
     const networks: ContainerNetwork[] = [];
     for (const n of container.networks) {
-      if (n.endpointId) {
+      if (n.endpointId && !container.taskId) {
         await this.#deps.detach(n.endpointId);
       }
       networks.push({ ...n, endpointId: '', ipv4Address: '', ipv6Address: '', macAddress: '' });
@@ -313,33 +411,46 @@ export class ContainerRuntime {
     const c = this.#get(id);
     const logFile = await open(this.#records.logPath(id), 'a');
     const [file = '', ...args] = c.command;
-    const child = spawn('ip', ['netns', 'exec', c.namespace, file, ...args], {
+    const child = spawn('ip', ['netns', 'exec', c.namespace, ...EXEC_WRAPPER, file, ...args], {
       detached: true,
       stdio: ['ignore', logFile.fd, logFile.fd],
     });
-    await logFile.close();
+    const logClosed = logFile.close();
     const pid = child.pid;
     if (pid === undefined) {
+      await logClosed;
       throw new VxmeshError('FAILED_PRECONDITION', `could not start ${file} in container ${c.name}`);
     }
-    const exited = new Promise<void>((resolve) => {
-      child.on('exit', (code, signal) => {
-        this.#running.delete(id);
-        this.#markExited(id, code ?? (signal ? 128 : -1)).then(resolve, (err: unknown) => {
-          log.warn({ err, id }, 'could not record container exit');
-          resolve();
-        });
-      });
-    });
-    child.unref();
-    this.#running.set(id, { pid, exited });
-    await this.#update(id, (x) => ({
+    // Everything below up to the first await runs before any exit can be seen: a command that
+    // ends at once (`true`) gets its exit listened to, and recorded after its start, not before.
+    const started = this.#update(id, (x) => ({
       ...x,
       state: ContainerState.CONTAINER_STATE_RUNNING,
       pid,
       startedAt: BigInt(this.#deps.clock.now()),
       error: '',
     }));
+    const exited = new Promise<void>((resolve) => {
+      child.on('exit', (code, signal) => {
+        this.#running.delete(id);
+        if (this.#closed) {
+          resolve();
+          return;
+        }
+        const exitCode = code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : -1);
+        started
+          .catch(() => undefined)
+          .then(() => this.#markExited(id, exitCode))
+          .then(resolve, (err: unknown) => {
+            log.warn({ err, id }, 'could not record container exit');
+            resolve();
+          });
+      });
+    });
+    child.unref();
+    this.#running.set(id, { pid, exited });
+    await logClosed;
+    await started;
     log.info({ id, name: c.name, pid }, 'container started');
   }
 
@@ -363,6 +474,14 @@ export class ContainerRuntime {
     if (c.autoRemove) {
       await this.#removeRecord(id);
     }
+    const exited = this.#containers.get(id) ?? c;
+    for (const listener of this.#exitListeners) {
+      try {
+        listener(exited);
+      } catch (err) {
+        log.warn({ err, id }, 'container exit listener failed');
+      }
+    }
   }
 
   async start(ref: string): Promise<Container> {
@@ -370,6 +489,7 @@ export class ContainerRuntime {
     if (c.state === ContainerState.CONTAINER_STATE_RUNNING) {
       return c;
     }
+    refuseTaskContainer(c, 'start');
     await ensureNamespace(c.namespace);
     let attached: Container = { ...c, networks: [] };
     try {
@@ -405,13 +525,15 @@ export class ContainerRuntime {
     while (isAlive(c.pid) && this.#deps.clock.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    if (isAlive(c.pid)) {
+    const killed = isAlive(c.pid);
+    if (killed) {
       signalGroup(c.pid, 'SIGKILL');
     }
     if (running) {
       await running.exited;
     } else {
-      await this.#markExited(c.id, 137);
+      // A previous daemon's process: its exit status is not ours to read; say which signal ended it.
+      await this.#markExited(c.id, killed ? 137 : 143);
     }
     return this.#containers.get(c.id) ?? c;
   }
@@ -446,6 +568,7 @@ export class ContainerRuntime {
 
   async connect(ref: string, request: ContainerNetworkRequest): Promise<Container> {
     const c = this.resolve(ref);
+    refuseTaskContainer(c, 'connect');
     if (c.state === ContainerState.CONTAINER_STATE_EXITED) {
       throw new VxmeshError('FAILED_PRECONDITION', `container ${c.name} is not running`);
     }
@@ -481,6 +604,7 @@ export class ContainerRuntime {
       }
       throw err;
     }
+    refuseTaskContainer(c, 'disconnect');
     const target = c.networks.find(
       (n) => n.networkId === networkRef || n.networkName === networkRef || n.networkId.startsWith(networkRef),
     );
@@ -495,6 +619,7 @@ export class ContainerRuntime {
   }
 
   close(): Promise<void> {
+    this.#closed = true;
     clearInterval(this.#pollTimer);
     return Promise.resolve();
   }
@@ -509,6 +634,20 @@ function checkResolvConfWords(flag: string, values: readonly string[]): void {
   const bad = values.find((v) => v === '' || /\s/.test(v));
   if (bad !== undefined) {
     throw new InvalidArgumentError(flag, `${JSON.stringify(bad)} must be one word without spaces`);
+  }
+}
+
+/**
+ * A task container's endpoints and lifetime belong to the managers: starting it again (the
+ * managers replace ended tasks) or changing its networks here would give the node endpoints the
+ * managers do not know about, or take away ones they still count on.
+ */
+function refuseTaskContainer(c: Container, operation: string): void {
+  if (c.taskId) {
+    throw new VxmeshError(
+      'FAILED_PRECONDITION',
+      `cannot ${operation} container ${c.name}: it runs task ${c.taskId} of service ${c.serviceId}, which the managers own`,
+    );
   }
 }
 
