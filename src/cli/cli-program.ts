@@ -7,6 +7,7 @@ import { commanderErrorLine, errorLine } from './error-line.js';
 import { addNetworkCommands } from './network-commands.js';
 import { addNodeCommands } from './node-commands.js';
 import { separateOperands } from './operand-separator.js';
+import { addServiceCommands } from './service-commands.js';
 import { addSwarmCommands } from './swarm-commands.js';
 
 /**
@@ -33,6 +34,8 @@ export function buildProgram(ctx: CliContext): Command {
   addNetworkCommands(program, ctx);
   addContainerNetworkCommands(program, ctx);
   addContainerCommands(program, ctx);
+  // The context goes through as given: it may carry the service commands' clock and terminal.
+  addServiceCommands(program, ctx);
   return program;
 }
 

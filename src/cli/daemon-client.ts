@@ -10,19 +10,25 @@ import type {
   CreateNetworkRequest,
   InfoResponse,
   JoinTokens,
+  ListTasksRequest,
   NetworkView,
   NodeView,
   PruneNetworksRequest,
+  ServiceTaskLog,
+  ServiceView,
   SwarmInitRequest,
   SwarmInitResponse,
   SwarmJoinRequest,
   SwarmJoinResponse,
   RunContainerRequest,
+  TaskView,
   UpdateNodeRequest,
 } from '../gen/vxmesh/v1/control.js';
 import type { Network } from '../gen/vxmesh/v1/network.js';
 import type { NodeRole } from '../gen/vxmesh/v1/node.js';
-import type { DaemonApi, NetworkRecord, NodeRecord } from './daemon-api.js';
+import type { ServiceSpec } from '../gen/vxmesh/v1/service.js';
+import { TaskStatus } from '../gen/vxmesh/v1/task.js';
+import type { DaemonApi, NetworkRecord, NodeRecord, ServiceRecord, TaskRecord } from './daemon-api.js';
 import type { DaemonAddress } from './daemon-address.js';
 
 /** The daemon's socket is missing, refuses connections, or may not be opened by this user. */
@@ -89,6 +95,22 @@ function presentContainer(container: Container | undefined, what: string): Conta
     throw new InternalError(`${what}: the daemon answered without a container`);
   }
   return container;
+}
+
+function presentService(view: ServiceView | undefined, what: string): ServiceRecord {
+  const service = view?.service;
+  if (view === undefined || service?.spec === undefined) {
+    throw new InternalError(`${what}: the daemon answered without a service`);
+  }
+  return { ...view, service: { ...service, spec: service.spec } };
+}
+
+function presentTask(view: TaskView, what: string): TaskRecord {
+  if (view.task === undefined) {
+    throw new InternalError(`${what}: the daemon answered without a task`);
+  }
+  // A task the scheduler has not touched yet may come without a status: read it as the empty one.
+  return { ...view, task: { ...view.task, status: view.task.status ?? TaskStatus.create() } };
 }
 
 /**
@@ -242,6 +264,44 @@ export class GrpcDaemonClient implements DaemonApi {
   async disconnectNetwork(container: string, network: string, force: boolean): Promise<void> {
     const what = `disconnect container ${container} from network ${network}`;
     await this.call(this.local.disconnectNetwork.bind(this.local), { container, network, force }, what);
+  }
+
+  async createService(spec: ServiceSpec): Promise<ServiceRecord> {
+    const what = `create service ${spec.name}`;
+    const res = await this.call(this.cluster.createService.bind(this.cluster), { spec }, what);
+    return presentService(res.service, what);
+  }
+
+  async updateService(ref: string, spec: ServiceSpec, version: bigint): Promise<ServiceRecord> {
+    const what = `update service ${ref}`;
+    const res = await this.call(this.cluster.updateService.bind(this.cluster), { ref, spec, version }, what);
+    return presentService(res.service, what);
+  }
+
+  async removeService(ref: string): Promise<void> {
+    await this.call(this.cluster.removeService.bind(this.cluster), { ref }, `remove service ${ref}`);
+  }
+
+  async listServices(): Promise<ServiceRecord[]> {
+    const res = await this.call(this.cluster.listServices.bind(this.cluster), {}, 'list services');
+    return res.services.map((view) => presentService(view, 'list services'));
+  }
+
+  async getService(ref: string): Promise<ServiceRecord> {
+    const what = `inspect service ${ref}`;
+    const res = await this.call(this.cluster.getService.bind(this.cluster), { ref }, what);
+    return presentService(res.service, what);
+  }
+
+  async listTasks(request: ListTasksRequest): Promise<TaskRecord[]> {
+    const what = request.service === '' ? 'list tasks' : `list tasks of service ${request.service}`;
+    const res = await this.call(this.cluster.listTasks.bind(this.cluster), request, what);
+    return res.tasks.map((view) => presentTask(view, what));
+  }
+
+  async serviceLogs(ref: string, tail: number): Promise<ServiceTaskLog[]> {
+    const res = await this.call(this.cluster.serviceLogs.bind(this.cluster), { service: ref, tail }, `logs of service ${ref}`);
+    return res.logs;
   }
 
   close(): void {

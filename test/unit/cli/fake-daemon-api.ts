@@ -1,5 +1,6 @@
-import type { DaemonApi, NetworkRecord, NodeRecord } from '../../../src/cli/daemon-api.js';
+import type { DaemonApi, NetworkRecord, NodeRecord, ServiceRecord, TaskRecord } from '../../../src/cli/daemon-api.js';
 import type { Output } from '../../../src/cli/output.js';
+import type { Clock } from '../../../src/common/clock.js';
 import { NotFoundError, VxmeshError } from '../../../src/common/errors.js';
 import { ContainerState } from '../../../src/gen/vxmesh/v1/container.js';
 import type { Container, ContainerNetwork } from '../../../src/gen/vxmesh/v1/container.js';
@@ -8,8 +9,10 @@ import type {
   CreateNetworkRequest,
   InfoResponse,
   JoinTokens,
+  ListTasksRequest,
   PruneNetworksRequest,
   RunContainerRequest,
+  ServiceTaskLog,
   SwarmInitRequest,
   SwarmInitResponse,
   SwarmJoinRequest,
@@ -17,7 +20,46 @@ import type {
   UpdateNodeRequest,
 } from '../../../src/gen/vxmesh/v1/control.js';
 import { Network } from '../../../src/gen/vxmesh/v1/network.js';
-import { NodeAvailability, NodeRole } from '../../../src/gen/vxmesh/v1/node.js';
+import { NodeAvailability, NodeRole, NodeStatus } from '../../../src/gen/vxmesh/v1/node.js';
+import { EndpointMode, Service, ServiceMode, ServiceSpec } from '../../../src/gen/vxmesh/v1/service.js';
+import { Task, TaskState, TaskStatus } from '../../../src/gen/vxmesh/v1/task.js';
+
+/** When the fake's services and tasks are created unless a test moves `nowMs`: 2026-08-01T16:00:00Z. */
+export const FAKE_SERVICE_TIME_MS = 1_785_600_000_000;
+
+/** A 25-character ID made from `seed`, shaped like the managers' (base 36). */
+export function fakeId(seed: string): string {
+  const base = [...seed.toLowerCase()].map((c) => (/[a-z0-9]/.test(c) ? c : '0')).join('');
+  return `${base}${'0'.repeat(25)}`.slice(0, 25);
+}
+
+/**
+ * A clock for the CLI's polling loops whose `sleep` returns at once, having moved time forward
+ * and called `onSleep`, so a test can change the daemon's state between two polls. Like a real
+ * sleep it rejects when its signal is aborted.
+ */
+export class SteppingClock implements Clock {
+  /** Sleeps taken so far. */
+  sleeps = 0;
+
+  constructor(
+    public nowMs = FAKE_SERVICE_TIME_MS,
+    private readonly onSleep?: (sleeps: number, nowMs: number) => void,
+  ) {}
+
+  now(): number {
+    return this.nowMs;
+  }
+
+  async sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
+    this.nowMs += ms;
+    this.sleeps += 1;
+    this.onSleep?.(this.sleeps, this.nowMs);
+    await Promise.resolve();
+    signal?.throwIfAborted();
+  }
+}
 
 /** Runs `fn` as a daemon call would: a throw becomes a rejection. */
 function settle<T>(fn: () => T): Promise<T> {
@@ -58,6 +100,24 @@ export class FakeDaemonApi implements DaemonApi {
   readonly runRequests: RunContainerRequest[] = [];
   readonly connectRequests: { readonly container: string; readonly network: ContainerNetworkRequest }[] = [];
   tokens: JoinTokens = { worker: 'SWMTKN-1-w', manager: 'SWMTKN-1-m' };
+  /** Services by ID, as the managers store them. */
+  readonly services = new Map<string, ServiceRecord>();
+  /** Every task, newest first, as ListTasks orders them. */
+  tasks: TaskRecord[] = [];
+  /** Requests of createService and updateService, as the CLI sent them. */
+  readonly createServiceRequests: ServiceSpec[] = [];
+  readonly updateServiceRequests: { readonly ref: string; readonly spec: ServiceSpec; readonly version: bigint }[] = [];
+  /**
+   * When true (the default), every service write gives each wanted slot (or, in global mode,
+   * each ready and active node) a running task of the current spec at once, as if the cluster
+   * converged instantly; tests of progress set it false and write `tasks` themselves.
+   */
+  autoConverge = true;
+  /** The managers' clock, for record and task times. */
+  nowMs = FAKE_SERVICE_TIME_MS;
+  /** Store revision: every service write takes the next one, as etcd's would. */
+  private revision = 100n;
+  private taskCounter = 0;
   infoResponse: InfoResponse;
   closed = false;
 
@@ -347,6 +407,250 @@ export class FakeDaemonApi implements DaemonApi {
         throw new VxmeshError('NOT_FOUND', `container ${c.name} is not connected to network ${network}`);
       }
       this.replaceContainer({ ...c, networks: c.networks.filter((n) => n !== target) });
+    });
+  }
+
+  private resolveService(ref: string): ServiceRecord {
+    const all = [...this.services.values()];
+    const exact = this.services.get(ref) ?? all.find((s) => s.service.spec.name === ref);
+    const matches = exact ? [exact] : all.filter((s) => ref !== '' && s.service.id.startsWith(ref));
+    if (matches.length !== 1 || matches[0] === undefined) {
+      throw new NotFoundError('service', ref);
+    }
+    return matches[0];
+  }
+
+  /** The spec as the managers store it: networks by ID, VIPs allocated per network (vip mode). */
+  private storedSpec(spec: ServiceSpec): ServiceSpec {
+    return ServiceSpec.create({
+      ...spec,
+      networks: spec.networks.map((n) => ({ ...n, network: this.resolveNetwork(n.network).network.id })),
+    });
+  }
+
+  private virtualIps(spec: ServiceSpec): { networkId: string; addr: string }[] {
+    if (spec.endpointMode === EndpointMode.ENDPOINT_MODE_DNSRR) {
+      return [];
+    }
+    return spec.networks.map((n, i) => ({ networkId: n.network, addr: `10.0.${i + 1}.2/24` }));
+  }
+
+  /** The running and desired task counts the managers would report with the record. */
+  private withCounts(record: ServiceRecord): ServiceRecord {
+    const { service } = record;
+    const own = this.tasks.filter((t) => t.task.serviceId === service.id);
+    const wanted = own.filter((t) => t.task.desiredState === TaskState.TASK_STATE_RUNNING);
+    return {
+      ...record,
+      runningTasks: wanted.filter((t) => t.task.status.state === TaskState.TASK_STATE_RUNNING).length,
+      desiredTasks:
+        service.spec.mode === ServiceMode.SERVICE_MODE_GLOBAL ? this.eligibleNodes().length : service.spec.replicas,
+    };
+  }
+
+  private eligibleNodes(): NodeRecord[] {
+    return [...this.nodes.values()].filter(
+      (n) =>
+        n.node.status === NodeStatus.NODE_STATUS_READY &&
+        n.node.availability === NodeAvailability.NODE_AVAILABILITY_ACTIVE,
+    );
+  }
+
+  /** A new task of `service` for `slot` (replicated) or `nodeId` (global), in `state`. */
+  makeTask(
+    service: ServiceRecord['service'],
+    placement: { readonly slot?: number; readonly nodeId?: string },
+    state: TaskState,
+    err = '',
+  ): TaskRecord {
+    this.taskCounter += 1;
+    // Replicated slots go round-robin over the ready, active nodes, as a scheduler would spread them.
+    const eligible = this.eligibleNodes()
+      .map((n) => n.node.id)
+      .sort();
+    const nodeId = placement.nodeId ?? eligible[((placement.slot ?? 1) - 1) % Math.max(eligible.length, 1)] ?? '';
+    const task = Task.create({
+      id: fakeId(`t${this.taskCounter}${service.spec.name}`),
+      serviceId: service.id,
+      serviceName: service.spec.name,
+      slot: placement.slot ?? 0,
+      nodeId: state <= TaskState.TASK_STATE_PENDING ? '' : nodeId,
+      desiredState: TaskState.TASK_STATE_RUNNING,
+      status: TaskStatus.create({
+        state,
+        timestamp: BigInt(this.nowMs),
+        message: state === TaskState.TASK_STATE_RUNNING ? 'started' : '',
+        err,
+        containerId: state === TaskState.TASK_STATE_RUNNING ? `c${this.taskCounter}`.padEnd(64, 'f') : '',
+      }),
+      specVersion: service.specVersion,
+      command: [...service.spec.command],
+      createdAt: BigInt(this.nowMs),
+      updatedAt: BigInt(this.nowMs),
+    });
+    const record: TaskRecord = {
+      task: { ...task, status: task.status ?? TaskStatus.create() },
+      nodeHostname: task.nodeId === '' ? '' : (this.nodes.get(task.nodeId)?.node.hostname ?? ''),
+    };
+    return record;
+  }
+
+  /** What the orchestrator would converge to at once: see `autoConverge`. */
+  private converge(service: ServiceRecord['service']): void {
+    const current = (t: TaskRecord): boolean =>
+      t.task.serviceId === service.id &&
+      t.task.desiredState === TaskState.TASK_STATE_RUNNING &&
+      t.task.specVersion === service.specVersion;
+    const stale = (t: TaskRecord): boolean =>
+      t.task.serviceId === service.id && t.task.desiredState === TaskState.TASK_STATE_RUNNING && !current(t);
+    const slots =
+      service.spec.mode === ServiceMode.SERVICE_MODE_GLOBAL
+        ? this.eligibleNodes().map((n) => ({ nodeId: n.node.id }))
+        : Array.from({ length: service.spec.replicas }, (_, i) => ({ slot: i + 1 }));
+    const keep = (t: TaskRecord): boolean =>
+      slots.some((p) => ('slot' in p ? p.slot === t.task.slot : p.nodeId === t.task.nodeId));
+    // Out-of-date tasks, and tasks of slots no longer wanted, are shut down.
+    this.tasks = this.tasks.map((t) =>
+      stale(t) || (current(t) && !keep(t))
+        ? {
+            ...t,
+            task: {
+              ...t.task,
+              desiredState: TaskState.TASK_STATE_SHUTDOWN,
+              status: { ...t.task.status, state: TaskState.TASK_STATE_SHUTDOWN, timestamp: BigInt(this.nowMs) },
+            },
+          }
+        : t,
+    );
+    const fresh = slots
+      .filter(
+        (p) =>
+          !this.tasks.some((t) => current(t) && ('slot' in p ? p.slot === t.task.slot : p.nodeId === t.task.nodeId)),
+      )
+      .map((p) => this.makeTask(service, p, TaskState.TASK_STATE_RUNNING));
+    this.tasks = [...fresh, ...this.tasks];
+  }
+
+  createService(spec: ServiceSpec): Promise<ServiceRecord> {
+    this.calls.push(`createService ${spec.name}`);
+    this.createServiceRequests.push(spec);
+    return settle(() => {
+      if ([...this.services.values()].some((s) => s.service.spec.name === spec.name)) {
+        throw new VxmeshError('ALREADY_EXISTS', `service ${spec.name} already exists`);
+      }
+      const stored = this.storedSpec(spec);
+      const service = Service.create({
+        id: fakeId(`s${spec.name}`),
+        spec: stored,
+        specVersion: 1n,
+        createdAt: BigInt(this.nowMs),
+        updatedAt: BigInt(this.nowMs),
+        virtualIps: this.virtualIps(stored),
+      });
+      this.revision += 1n;
+      const record: ServiceRecord = {
+        service: { ...service, spec: stored },
+        version: this.revision,
+        runningTasks: 0,
+        desiredTasks: 0,
+      };
+      this.services.set(service.id, record);
+      if (this.autoConverge) {
+        this.converge(record.service);
+      }
+      return this.withCounts(record);
+    });
+  }
+
+  updateService(ref: string, spec: ServiceSpec, version: bigint): Promise<ServiceRecord> {
+    this.calls.push(`updateService ${ref} version=${version}`);
+    this.updateServiceRequests.push({ ref, spec, version });
+    return settle(() => {
+      const current = this.resolveService(ref);
+      if (version !== 0n && version !== current.version) {
+        throw new VxmeshError(
+          'CONFLICT',
+          `update out of sequence: service ${current.service.spec.name} changed since it was read (version ${version}, now ${current.version})`,
+        );
+      }
+      const stored = this.storedSpec(spec);
+      const before = current.service.spec;
+      // What a task runs with: a change replaces every task (rolling update).
+      const rolled =
+        JSON.stringify([before.command, before.networks, before.ports, before.forceUpdate.toString()]) !==
+        JSON.stringify([stored.command, stored.networks, stored.ports, stored.forceUpdate.toString()]);
+      this.revision += 1n;
+      const record: ServiceRecord = {
+        ...current,
+        service: {
+          ...current.service,
+          spec: stored,
+          previousSpec: before,
+          specVersion: current.service.specVersion + (rolled ? 1n : 0n),
+          updatedAt: BigInt(this.nowMs),
+          virtualIps: this.virtualIps(stored),
+        },
+        version: this.revision,
+      };
+      this.services.set(record.service.id, record);
+      if (this.autoConverge) {
+        this.converge(record.service);
+      }
+      return this.withCounts(record);
+    });
+  }
+
+  removeService(ref: string): Promise<void> {
+    this.calls.push(`removeService ${ref}`);
+    return settle(() => {
+      const { service } = this.resolveService(ref);
+      this.services.delete(service.id);
+      this.tasks = this.tasks.filter((t) => t.task.serviceId !== service.id);
+    });
+  }
+
+  listServices(): Promise<ServiceRecord[]> {
+    this.calls.push('listServices');
+    return Promise.resolve([...this.services.values()].map((s) => this.withCounts(s)));
+  }
+
+  getService(ref: string): Promise<ServiceRecord> {
+    this.calls.push(`getService ${ref}`);
+    return settle(() => this.withCounts(this.resolveService(ref)));
+  }
+
+  listTasks(request: ListTasksRequest): Promise<TaskRecord[]> {
+    this.calls.push(`listTasks service=${request.service} node=${request.node}`);
+    return settle(() => {
+      const serviceId = request.service === '' ? undefined : this.resolveService(request.service).service.id;
+      const nodeId = request.node === '' ? undefined : this.resolve(request.node).node.id;
+      return this.tasks.filter(
+        (t) =>
+          (serviceId === undefined || t.task.serviceId === serviceId) &&
+          (nodeId === undefined || t.task.nodeId === nodeId),
+      );
+    });
+  }
+
+  /** Output per task ID that `serviceLogs` returns. */
+  readonly taskOutput = new Map<string, string[]>();
+
+  serviceLogs(ref: string, tail: number): Promise<ServiceTaskLog[]> {
+    this.calls.push(`serviceLogs ${ref} tail=${tail}`);
+    return settle(() => {
+      const { service } = this.resolveService(ref);
+      return this.tasks
+        .filter((t) => t.task.serviceId === service.id && t.task.nodeId !== '')
+        .map((t) => {
+          const lines = this.taskOutput.get(t.task.id);
+          return {
+            taskId: t.task.id,
+            taskName: `${t.task.serviceName}.${t.task.slot}`,
+            nodeHostname: t.nodeHostname,
+            lines: lines === undefined ? [] : tail > 0 ? lines.slice(-tail) : lines,
+            err: lines === undefined ? 'the task has no container on this node' : '',
+          };
+        });
     });
   }
 
