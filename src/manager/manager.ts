@@ -27,6 +27,10 @@ import type { DispatcherOptions } from './dispatcher/dispatcher.js';
 import { AddressAllocator } from './ipam/address-allocator.js';
 import { NodeRegistry } from './node-registry.js';
 import { ManagerPresence } from './manager-presence.js';
+import { Orchestrator } from './services/orchestrator.js';
+import type { OrchestratorOptions } from './services/orchestrator.js';
+import { ServiceService } from './services/service-service.js';
+import { TaskStatusRecorder } from './services/task-status.js';
 import { unaryHandler } from '../common/rpc/server-handlers.js';
 
 const log = createLogger('manager');
@@ -41,6 +45,11 @@ export interface ManagerOptions {
   readonly clock: Clock;
   /** Batching and fault injection for the dispatcher (tests and benchmarks). */
   readonly dispatcherTuning?: Pick<DispatcherOptions, 'batchWindowMs' | 'batchLimit' | 'outboundFilter'>;
+  /**
+   * Timing of the service orchestrator (runs while this manager leads), or false for none: tests
+   * of the dispatcher alone that must not see ingress endpoints or tasks appear.
+   */
+  readonly orchestrator?: false | Pick<OrchestratorOptions, 'periodMs' | 'debounceMs' | 'concurrency'>;
 }
 
 /**
@@ -56,6 +65,10 @@ export class Manager implements AsyncDisposable {
   readonly dispatcher: Dispatcher;
   /** Address allocation for endpoints, VIPs and tasks (one per manager: it caches and batches). */
   readonly addresses: AddressAllocator;
+  /** Service API operations (any manager). */
+  readonly services: ServiceService;
+  /** Keeps tasks as the services say; passes run only while this manager leads. Absent when disabled. */
+  readonly orchestrator: Orchestrator | undefined;
   readonly #opts: ManagerOptions;
   readonly #server: Server;
   readonly #certificates: MutableCertificateProvider;
@@ -77,6 +90,18 @@ export class Manager implements AsyncDisposable {
     this.#server = server;
     this.#certificates = new MutableCertificateProvider(opts.identity);
     this.addresses = new AddressAllocator(opts.store, { clock: opts.clock });
+    this.services = new ServiceService(opts.store, this.addresses, opts.clock, registry);
+    const taskStatus = new TaskStatusRecorder(opts.store, opts.clock);
+    this.orchestrator =
+      opts.orchestrator === false
+        ? undefined
+        : new Orchestrator({
+            store: opts.store,
+            allocator: this.addresses,
+            clock: opts.clock,
+            leaderFence: () => presence.leaderFence(),
+            ...opts.orchestrator,
+          });
     const authorize = clusterAuthorizer(registry, cluster.id);
     this.dispatcher = new Dispatcher({
       registry,
@@ -86,6 +111,7 @@ export class Manager implements AsyncDisposable {
       heartbeatPeriodMs: cluster.heartbeatPeriodMs,
       dataPathPort: cluster.dataPathPort,
       authorize,
+      reportTaskStatus: (nodeId, updates) => taskStatus.report(nodeId, updates),
       ...opts.dispatcherTuning,
     });
     server.addService(
@@ -137,6 +163,12 @@ export class Manager implements AsyncDisposable {
       throw err;
     }
     manager.dispatcher.start();
+    try {
+      await manager.orchestrator?.start();
+    } catch (err) {
+      await manager.close();
+      throw err;
+    }
     log.info({ nodeId: opts.nodeId, clusterId: cluster.id, listen: formatHostPort(opts.listen) }, 'manager started');
     return manager;
   }
@@ -172,6 +204,7 @@ export class Manager implements AsyncDisposable {
         isServing: (nodeId) => this.presence.isServing(nodeId),
         agentStatus: (nodeId) => this.dispatcher.agentStatus(nodeId),
         requestTaskLogs: (nodeId, taskIds, tail) => this.dispatcher.requestTaskLogs(nodeId, taskIds, tail),
+        services: this.services,
       },
       authorize,
     );
@@ -187,6 +220,8 @@ export class Manager implements AsyncDisposable {
       return;
     }
     this.#closed = true;
+    // First, while this manager still holds its lease: no orchestrator write is left in flight.
+    await this.orchestrator?.close();
     await this.dispatcher.close();
     await this.presence.close();
     await new Promise<void>((resolve) => {

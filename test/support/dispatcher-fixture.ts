@@ -24,8 +24,16 @@ export class DispatcherFixture implements AsyncDisposable {
   #token = '';
   #managerIdentity: { nodeId: string; identity: TlsIdentity } | undefined;
 
-  constructor(store: KvStore) {
+  readonly #orchestrator: boolean;
+
+  /**
+   * @param opts.orchestrator run the service orchestrator in the managers (default false: the
+   *   dispatcher tests write tasks and endpoints by hand, and the orchestrator would act on them
+   *   and add every node's ingress endpoint).
+   */
+  constructor(store: KvStore, opts: { readonly orchestrator?: boolean } = {}) {
     this.store = store;
+    this.#orchestrator = opts.orchestrator ?? false;
   }
 
   /** Initialises the cluster in the store (first call) and starts a manager on a free port. */
@@ -64,6 +72,7 @@ export class DispatcherFixture implements AsyncDisposable {
       advertiseAddr: addr,
       clock,
       ...(tuning ? { dispatcherTuning: tuning } : {}),
+      ...(this.#orchestrator ? {} : { orchestrator: false as const }),
     });
     this.managers.push(manager);
     this.managerAddrs.push(addr);

@@ -2,6 +2,7 @@ import type { Clock } from '../../common/clock.js';
 import type { KvStore } from '../../kvstore/index.js';
 import type { AgentStatus, TaskLog } from '../../gen/vxmesh/v1/dispatcher.js';
 import type { NodeRegistry } from '../node-registry.js';
+import type { ServiceService } from '../services/service-service.js';
 
 /** What the cluster-control handlers work on. */
 export interface ClusterControlDeps {
@@ -16,4 +17,6 @@ export interface ClusterControlDeps {
   readonly agentStatus: (nodeId: string) => AgentStatus | undefined;
   /** Asks a node with a session on this manager for its tasks' output (`service logs`). */
   readonly requestTaskLogs: (nodeId: string, taskIds: readonly string[], tail: number) => Promise<TaskLog[]>;
+  /** Service and task records (create/update/remove/list/get, list tasks). */
+  readonly services: ServiceService;
 }

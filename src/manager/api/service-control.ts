@@ -1,4 +1,3 @@
-import { VxmeshError } from '../../common/errors.js';
 import { unaryHandler } from '../../common/rpc/server-handlers.js';
 import type { Authorize } from '../../common/rpc/server-handlers.js';
 import type { ClusterControlServer } from '../../gen/vxmesh/v1/control.js';
@@ -10,18 +9,31 @@ export type ServiceControlHandlers = Pick<
   'createService' | 'updateService' | 'removeService' | 'listServices' | 'getService' | 'listTasks'
 >;
 
-const notYet = (): never => {
-  throw new VxmeshError('FAILED_PRECONDITION', 'services are not available yet');
-};
-
-/** Handlers over the service records (issue 8). */
-export function serviceControlHandlers(_deps: ClusterControlDeps, authorize: Authorize): ServiceControlHandlers {
+/**
+ * Handlers over {@link ServiceService} (src/manager/services); errors are VxmeshErrors mapped to
+ * gRPC status by `unaryHandler`, and every call is cancelled with its client.
+ */
+export function serviceControlHandlers(deps: ClusterControlDeps, authorize: Authorize): ServiceControlHandlers {
+  const { services } = deps;
   return {
-    createService: unaryHandler(authorize, notYet),
-    updateService: unaryHandler(authorize, notYet),
-    removeService: unaryHandler(authorize, notYet),
-    listServices: unaryHandler(authorize, notYet),
-    getService: unaryHandler(authorize, notYet),
-    listTasks: unaryHandler(authorize, notYet),
+    createService: unaryHandler(authorize, async (req, { signal }) => ({
+      service: await services.create(req.spec, { signal }),
+    })),
+    updateService: unaryHandler(authorize, async (req, { signal }) => ({
+      service: await services.update(req.ref, req.spec, req.version, { signal }),
+    })),
+    removeService: unaryHandler(authorize, async (req, { signal }) => {
+      await services.remove(req.ref, { signal });
+      return {};
+    }),
+    listServices: unaryHandler(authorize, async (_req, { signal }) => ({
+      services: await services.list({ signal }),
+    })),
+    getService: unaryHandler(authorize, async (req, { signal }) => ({
+      service: await services.get(req.ref, { signal }),
+    })),
+    listTasks: unaryHandler(authorize, async (req, { signal }) => ({
+      tasks: await services.listTasks(req.service, req.node, { signal }),
+    })),
   };
 }

@@ -6,13 +6,15 @@ import type { Task } from '../../gen/vxmesh/v1/task.js';
 import type { ClusterView, ViewChange } from './cluster-view.js';
 
 /**
- * A node holds its task while it must run, or until it reported a state past RUNNING (it still
- * has a container to stop); afterwards the task is history only the managers keep.
+ * A node holds its task once the scheduler assigned it (its addresses exist), while it must run
+ * or until it reported a state past RUNNING (it still has a container to stop); afterwards the
+ * task is history only the managers keep.
  */
 function taskConcernsNode(task: Task): boolean {
+  const state = task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED;
   return (
-    task.desiredState === TaskState.TASK_STATE_RUNNING ||
-    (task.status?.state ?? TaskState.TASK_STATE_UNSPECIFIED) <= TaskState.TASK_STATE_RUNNING
+    state >= TaskState.TASK_STATE_ASSIGNED &&
+    (task.desiredState === TaskState.TASK_STATE_RUNNING || state <= TaskState.TASK_STATE_RUNNING)
   );
 }
 
