@@ -568,6 +568,15 @@ export class FakeCommandRunner implements CommandRunner {
       }
       return ok(`${JSON.stringify(table.toJson())}\n`);
     }
+    if (args[0] === '-j' && args[1] === 'list' && (args[2] === 'set' || args[2] === 'map')) {
+      const where = `${args[3] ?? ''} ${args[4] ?? ''}`;
+      const table = ns.nftTables.get(where);
+      if (table === undefined || !table.sets.has(args[5] ?? '')) {
+        return fail(`Error: No such file or directory\nlist ${args[2]} ${where} ${args[5] ?? ''}`);
+      }
+      const meta = { metainfo: { version: 'fake', json_schema_version: 1 } };
+      return ok(`${JSON.stringify({ nftables: [meta, table.setJson(args[5] ?? '')] })}\n`);
+    }
     if (args[0] === '-f' && args[1] === '-') {
       try {
         ns.nftTables = applyNftScript(ns.nftTables, command.input ?? '');

@@ -16,6 +16,9 @@ import { canonicalIp } from './ip-text.js';
 import type { ObservedDataplane } from './kernel-state.js';
 import { interfaceKey, vethPeerOf } from './link-deletion.js';
 import type { InterfaceRef, LinkDeletion } from './link-deletion.js';
+import { diffLoadBalancing } from './lb/lb-node-diff.js';
+import type { LbTableWrite, PreparedLoadBalancing } from './lb/lb-node-diff.js';
+import type { ObservedLoadBalancing } from './lb/lb-reader.js';
 import { desiredNftTable, diffNftTable } from './nft-diff.js';
 import { diffOverlay } from './overlay-diff.js';
 import type { OverlayDiff } from './overlay-diff.js';
@@ -33,12 +36,20 @@ export interface DiffOptions {
   readonly broken?: ReadonlySet<string>;
   /** The nft table could not be read: no nft changes this pass. */
   readonly nftUnknown?: boolean;
+  /** The LB tables as read; without it the LB section of the spec is not diffed. */
+  readonly lb?: ObservedLoadBalancing;
+  /** Stamp written into every LB table this pass changes (lb/lb-cache.ts); default 0. */
+  readonly lbStamp?: number;
+  /** The spec's desired LB tables when already computed (while the kernel was being read). */
+  readonly lbPrepared?: PreparedLoadBalancing;
 }
 
 /** The plan and the problems found while diffing (missing container namespaces, foreign links). */
 export interface DiffResult {
   readonly plan: DataplanePlan;
   readonly errors: readonly string[];
+  /** The LB transactions of the plan (stage `lb`, tool nft, one per namespace), for the LB cache. */
+  readonly lbWrites: readonly LbTableWrite[];
 }
 
 function deleteLine(name: string): string {
@@ -191,5 +202,20 @@ export function diffDataplane(spec: NodeDataplaneSpec, observed: ObservedDatapla
     }
   }
 
-  return { plan: builder.build(), errors };
+  // lb
+  let lbWrites: readonly LbTableWrite[] = [];
+  if (options.lb !== undefined) {
+    const lb = diffLoadBalancing(spec, options.lb, options.lbStamp ?? 0, options.lbPrepared);
+    errors.push(...lb.errors);
+    lbWrites = lb.writes;
+    const scopeOf = (label: string): CommandScope => (label === '' ? DAEMON_SCOPE : netnsScope(label));
+    for (const write of lb.writes) {
+      builder.add('lb', 'nft', scopeOf(write.namespace), write.lines);
+    }
+    for (const [label, kvs] of lb.sysctls) {
+      builder.add('lb', 'sysctl', scopeOf(label), kvs);
+    }
+  }
+
+  return { plan: builder.build(), errors, lbWrites };
 }

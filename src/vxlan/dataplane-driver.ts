@@ -7,18 +7,23 @@
  * stale, without ever tripping over leftovers ("file exists"), because nothing is created that the
  * read found present.
  */
+import { randomInt } from 'node:crypto';
 import { InvalidArgumentError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
-import { DAEMON_SCOPE } from './command-runner.js';
+import { DAEMON_SCOPE, scopeLabel } from './command-runner.js';
 import type { CommandRunner } from './command-runner.js';
 import { diffDataplane } from './dataplane-diff.js';
-import type { DataplanePlan } from './dataplane-plan.js';
+import type { CommandBatch, DataplanePlan } from './dataplane-plan.js';
 import { NFT_COUNTER_DROPPED, NFT_TABLE } from './dataplane-names.js';
 import type { NodeDataplaneSpec, ReconcileReport } from './dataplane-spec.js';
 import { parseNftTable } from './kernel-json.js';
 import { readDataplane } from './kernel-reader.js';
 import { snapshotDataplane } from './kernel-snapshot.js';
 import type { DataplaneSnapshot } from './kernel-snapshot.js';
+import { LbTableCache, lbTableKey } from './lb/lb-cache.js';
+import { prepareLoadBalancing } from './lb/lb-node-diff.js';
+import type { LbTableWrite } from './lb/lb-node-diff.js';
+import { validateLoadBalancing } from './lb/lb-validation.js';
 import { executePlan } from './plan-executor.js';
 import { validateDataplaneSpec } from './spec-validation.js';
 
@@ -35,6 +40,13 @@ export interface DataplaneDriverOptions {
   readonly daemonNamespace?: string;
   /** Namespaces read concurrently; default 8. */
   readonly readConcurrency?: number;
+  /**
+   * An LB table is listed in full at least once every this many passes (default 20); in between,
+   * only its stamp is (lb/lb-cache.ts). 1 lists every table in full on every pass.
+   */
+  readonly lbFullReadEvery?: number;
+  /** First stamp written into LB tables; default random (two drivers never share stamps). */
+  readonly lbFirstStamp?: number;
 }
 
 /** Per-call options. */
@@ -64,11 +76,18 @@ export class DataplaneDriver {
   readonly #readConcurrency: number;
   /** Tail of the queue of passes; each pass waits for the previous one. */
   #tail: Promise<unknown> = Promise.resolve();
+  /** What the LB tables held after the last full read or committed write. */
+  readonly #lbCache: LbTableCache;
+  /** Stamp of the next LB write; advanced by every pass that writes one. */
+  #lbStamp: number;
 
   constructor(options: DataplaneDriverOptions) {
     this.#runner = options.runner;
     this.#daemonNamespace = options.daemonNamespace;
     this.#readConcurrency = options.readConcurrency ?? 8;
+    this.#lbCache = new LbTableCache(Math.max(1, options.lbFullReadEvery ?? 20));
+    // A mark is 32 bits; nft reads the decimal.
+    this.#lbStamp = (options.lbFirstStamp ?? randomInt(2 ** 32 - 1)) >>> 0;
   }
 
   /**
@@ -84,8 +103,21 @@ export class DataplaneDriver {
   reconcile(spec: NodeDataplaneSpec, options: ReconcileOptions = {}): Promise<ReconcileReport> {
     return this.#serialize(async () => {
       const started = performance.now();
-      const { plan, errors, removedNamespaces } = await this.#plan(spec, options.signal);
-      const result = await executePlan(this.#runner, plan, options.signal === undefined ? {} : { signal: options.signal });
+      const { plan, errors, removedNamespaces, lbWrites } = await this.#plan(spec, options.signal, this.#lbCache);
+      if (lbWrites.length > 0) {
+        this.#lbStamp = (this.#lbStamp + 1) >>> 0;
+      }
+      let result;
+      try {
+        result = await executePlan(this.#runner, plan, options.signal === undefined ? {} : { signal: options.signal });
+      } catch (err) {
+        // Aborted or a tool could not start: what the LB writes did is unknown.
+        for (const w of lbWrites) {
+          this.#lbCache.forget(lbTableKey(w.namespace, w.table));
+        }
+        throw err;
+      }
+      this.#rememberLbWrites(plan, lbWrites, result.failed);
       const report: ReconcileReport = {
         commands: result.commands,
         removedNamespaces,
@@ -108,7 +140,8 @@ export class DataplaneDriver {
   /** Reads and diffs without applying anything: what `reconcile` would do now. */
   plan(spec: NodeDataplaneSpec, options: ReconcileOptions = {}): Promise<PlannedPass> {
     return this.#serialize(async () => {
-      const { plan, errors } = await this.#plan(spec, options.signal);
+      // A scratch cache: a dry run must not mark anything as read for the next real pass.
+      const { plan, errors } = await this.#plan(spec, options.signal, new LbTableCache(1));
       return { plan, errors };
     });
   }
@@ -146,19 +179,31 @@ export class DataplaneDriver {
   async #plan(
     spec: NodeDataplaneSpec,
     signal: AbortSignal | undefined,
-  ): Promise<{ plan: DataplanePlan; errors: string[]; removedNamespaces: string[] }> {
-    const problems = validateDataplaneSpec(spec);
-    if (problems.length > 0) {
-      throw new InvalidArgumentError('dataplane spec', problems.join('; '));
-    }
-    const read = await readDataplane(this.#runner, spec, {
+    lbCache: LbTableCache,
+  ): Promise<{ plan: DataplanePlan; errors: string[]; removedNamespaces: string[]; lbWrites: readonly LbTableWrite[] }> {
+    // The reads only look, so they start first: checking the spec and computing the LB tables
+    // (tens of ms with thousands of services) overlap with the tools running.
+    const reading = readDataplane(this.#runner, spec, {
       concurrency: this.#readConcurrency,
+      lbCache,
       ...(signal === undefined ? {} : { signal }),
     });
-    const { plan, errors } = diffDataplane(spec, read.observed, {
+    // Handled here should anything below throw first; `await reading` still sees the failure.
+    reading.catch(() => undefined);
+    const problems = [...validateDataplaneSpec(spec), ...validateLoadBalancing(spec)];
+    if (problems.length > 0) {
+      await reading.catch(() => undefined);
+      throw new InvalidArgumentError('dataplane spec', problems.join('; '));
+    }
+    const lbPrepared = prepareLoadBalancing(spec);
+    const read = await reading;
+    const { plan, errors, lbWrites } = diffDataplane(spec, read.observed, {
       unreadable: read.unreadable,
       broken: read.broken,
       nftUnknown: read.nftUnknown,
+      lbStamp: this.#lbStamp,
+      lbPrepared,
+      ...(read.lb === undefined ? {} : { lb: read.lb }),
       ...(this.#daemonNamespace === undefined ? {} : { daemonNamespace: this.#daemonNamespace }),
     });
     const registry = plan.stages.filter((s) => s.name === 'registry').flatMap((s) => s.batches.flatMap((b) => b.lines));
@@ -168,7 +213,33 @@ export class DataplaneDriver {
       .filter((l) => l.startsWith('netns del '))
       .map((l) => l.slice('netns del '.length))
       .filter((n) => !added.has(n));
-    return { plan, errors: [...read.errors, ...errors], removedNamespaces };
+    return { plan, errors: [...read.errors, ...errors], removedNamespaces, lbWrites };
+  }
+
+  /** A committed LB transaction's table is what the diff computed; a failed one is unknown. */
+  #rememberLbWrites(plan: DataplanePlan, writes: readonly LbTableWrite[], failed: ReadonlySet<CommandBatch>): void {
+    if (writes.length === 0) {
+      return;
+    }
+    const batches = new Map<string, CommandBatch>();
+    for (const stage of plan.stages) {
+      if (stage.name === 'lb') {
+        for (const b of stage.batches) {
+          if (b.tool === 'nft') {
+            batches.set(scopeLabel(b.scope), b);
+          }
+        }
+      }
+    }
+    for (const w of writes) {
+      const key = lbTableKey(w.namespace, w.table);
+      const batch = batches.get(w.namespace);
+      if (batch === undefined || failed.has(batch)) {
+        this.#lbCache.forget(key);
+      } else {
+        this.#lbCache.remember(key, w.after);
+      }
+    }
   }
 
   #serialize<T>(fn: () => Promise<T>): Promise<T> {

@@ -16,11 +16,15 @@ import type { CommandScope, KernelTool } from './command-runner.js';
  *   `bridge` batch (FDB), concurrently.
  * - `container`: per container namespace one `ip` batch (addresses, up, routes) of the interfaces
  *   created or owned by the driver.
+ * - `lb`: load balancing (lb/README.md): per namespace one `nft -f -` transaction of its LB table
+ *   (`ip vxmesh_lb`; `ip vxmesh_publish` in the daemon namespace, apart from `inet vxmesh` so a
+ *   refused LB statement never holds the VXLAN guard back), and the sysctls naming interfaces
+ *   created earlier in the pass (route_localnet of the egress bridge, forwarding in the sandbox).
  */
-export type PlanStageName = 'teardown' | 'registry' | 'daemon' | 'overlay' | 'container';
+export type PlanStageName = 'teardown' | 'registry' | 'daemon' | 'overlay' | 'container' | 'lb';
 
 /** Stage order. */
-export const PLAN_STAGES: readonly PlanStageName[] = ['teardown', 'registry', 'daemon', 'overlay', 'container'];
+export const PLAN_STAGES: readonly PlanStageName[] = ['teardown', 'registry', 'daemon', 'overlay', 'container', 'lb'];
 
 /**
  * One process: `ip|bridge -force -batch -`, `nft -f -` (one transaction) or `sysctl -w k=v…`,

@@ -1,3 +1,7 @@
+import type { LoadBalancingSpec } from './lb/lb-spec.js';
+
+export type * from './lb/lb-spec.js';
+
 /**
  * The desired kernel state of one node, computed by the worker from what the managers assigned
  * and the containers running here. The overlay driver makes the kernel match it; everything in
@@ -15,6 +19,12 @@ export interface NodeDataplaneSpec {
   readonly overlays: readonly OverlaySpec[];
   /** The docker_gwbridge-like egress bridge; absent when no local container needs egress. */
   readonly egress?: EgressSpec;
+  /**
+   * Service load balancing: VIPs in container namespaces, the ingress sandbox, published ports
+   * (src/vxlan/lb/README.md). Absent: the driver leaves every LB table alone (neither reads nor
+   * removes them); present: it owns them (see {@link LoadBalancingSpec}).
+   */
+  readonly loadBalancing?: LoadBalancingSpec;
 }
 
 /** One overlay network with at least one local endpoint. */

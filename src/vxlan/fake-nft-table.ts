@@ -1,7 +1,8 @@
 /**
  * A fake nftables table for the fake kernel: interprets the statements the driver emits (`add
- * table|counter|set|element|chain|rule`, `delete …`, `flush chain`) atomically, like `nft -f`,
- * and lists itself in `nft -j` shape. Rules are kept as text; only their comment is structured.
+ * table|counter|set|map|element|chain|rule`, `delete …`, `flush chain|set`) atomically, like
+ * `nft -f`, and lists itself in `nft -j` shape (concatenations as `{"concat": [...]}`, map elements
+ * as `[key, data]`, numbers as numbers). Rules are kept as text; only their comment is structured.
  */
 import { canonicalIp } from './ip-text.js';
 
@@ -24,9 +25,17 @@ export class FakeNftError extends Error {
 
 const PRIORITY_NAMES: Readonly<Record<string, number>> = { filter: 0, srcnat: 100, dstnat: -100, raw: -300, mangle: -150 };
 
-/** One `inet` table. */
+/** A set, or a map when `map` (its data type) is set; `data` holds a map's values by key. */
+export interface FakeNftSet {
+  type: string;
+  map: string | undefined;
+  elements: Set<string>;
+  data: Map<string, string>;
+}
+
+/** One table. */
 export class FakeNftTable {
-  sets = new Map<string, { type: string; elements: Set<string> }>();
+  sets = new Map<string, FakeNftSet>();
   counters = new Map<string, { packets: number; bytes: number }>();
   chains = new Map<string, FakeChain>();
 
@@ -38,7 +47,7 @@ export class FakeNftTable {
   clone(): FakeNftTable {
     const t = new FakeNftTable(this.family, this.name);
     for (const [k, v] of this.sets) {
-      t.sets.set(k, { type: v.type, elements: new Set(v.elements) });
+      t.sets.set(k, { type: v.type, map: v.map, elements: new Set(v.elements), data: new Map(v.data) });
     }
     for (const [k, v] of this.counters) {
       t.counters.set(k, { ...v });
@@ -58,12 +67,8 @@ export class FakeNftTable {
     for (const [name, c] of this.counters) {
       items.push({ counter: { family: this.family, name, table: this.name, packets: c.packets, bytes: c.bytes } });
     }
-    for (const [name, s] of this.sets) {
-      const set: Record<string, unknown> = { family: this.family, name, table: this.name, type: s.type };
-      if (s.elements.size > 0) {
-        set['elem'] = [...s.elements];
-      }
-      items.push({ set });
+    for (const name of this.sets.keys()) {
+      items.push(this.setJson(name));
     }
     for (const [name, c] of this.chains) {
       const chain: Record<string, unknown> = { family: this.family, table: this.name, name };
@@ -83,18 +88,77 @@ export class FakeNftTable {
     }
     return { nftables: items };
   }
+
+  /** One set or map as `nft -j list set|map` shows it (`{ set: … }` / `{ map: … }`). */
+  setJson(name: string): Record<string, unknown> {
+    const s = this.sets.get(name);
+    if (s === undefined) {
+      throw new FakeNftError(`No such file or directory: set ${name}`);
+    }
+    const set: Record<string, unknown> = { family: this.family, name, table: this.name, type: typeJson(s.type) };
+    if (s.map !== undefined) {
+      set['map'] = s.map;
+    }
+    if (s.elements.size > 0) {
+      set['elem'] = [...s.elements].map((e) => (s.map === undefined ? valueJson(e) : [valueJson(e), valueJson(s.data.get(e) ?? '')]));
+    }
+    return s.map === undefined ? { set } : { map: set };
+  }
+}
+
+/** `a . b` → `["a", "b"]`; a single type stays a string. */
+function typeJson(type: string): unknown {
+  const parts = type.split(' . ');
+  return parts.length === 1 ? type : parts;
+}
+
+function partJson(part: string): string | number {
+  return /^\d+$/.test(part) ? Number(part) : part;
+}
+
+/** An element or map value in `nft -j` shape. */
+function valueJson(text: string): unknown {
+  const parts = text.split(' . ');
+  return parts.length === 1 ? partJson(text) : { concat: parts.map(partJson) };
+}
+
+/** Canonical text of an element part: addresses canonical, numbers (hex too) in decimal. */
+function canonicalPart(part: string): string {
+  if (/^0x[0-9a-f]+$/i.test(part) || /^\d+$/.test(part)) {
+    return String(Number(part));
+  }
+  return canonicalIp(part);
+}
+
+function canonicalValue(text: string): string {
+  return text
+    .split(' . ')
+    .map((p) => canonicalPart(p.trim()))
+    .join(' . ');
 }
 
 /** The state an nft script runs against: the tables of one namespace, by `family name`. */
 export type FakeNftTables = Map<string, FakeNftTable>;
 
-function elementsOf(text: string): string[] {
+/** The elements of an `add|delete element` statement: key text and, for a map, data text. */
+function elementsOf(text: string, isMap: boolean): { key: string; data: string | undefined }[] {
   const m = /\{([^}]*)\}/.exec(text);
   return (m?.[1] ?? '')
     .split(',')
     .map((e) => e.trim())
     .filter((e) => e.length > 0)
-    .map(canonicalIp);
+    .map((e) => {
+      const colon = isMap ? e.indexOf(' : ') : -1;
+      return colon < 0
+        ? { key: canonicalValue(e), data: undefined }
+        : { key: canonicalValue(e.slice(0, colon)), data: canonicalValue(e.slice(colon + 3)) };
+    });
+}
+
+/** `type a . b . c;` and, for a map, `: d . e` of an `add set|map` statement. */
+function declarationOf(line: string): { type: string; map: string | undefined } {
+  const m = /type\s+([^;:}]+?)\s*(?::\s*([^;}]+?)\s*)?[;}]/.exec(line);
+  return { type: m?.[1] ?? '', map: m?.[2] };
 }
 
 /**
@@ -154,18 +218,33 @@ function applyStatement(tables: FakeNftTables, line: string): void {
       }
       return;
     }
-    case 'add set': {
-      const type = /type\s+(\w+)/.exec(line)?.[1] ?? '';
+    case 'add set':
+    case 'add map': {
+      const { type, map } = declarationOf(line);
+      if ((object === 'map') !== (map !== undefined)) {
+        throw new Error('syntax error');
+      }
       const set = table.sets.get(objName);
-      if (set !== undefined && set.type !== type) {
+      if (set !== undefined && (set.type !== type || set.map !== map)) {
         throw new Error('File exists');
       }
       if (set === undefined) {
-        table.sets.set(objName, { type, elements: new Set() });
+        table.sets.set(objName, { type, map, elements: new Set(), data: new Map() });
       }
       return;
     }
-    case 'delete set': {
+    case 'flush set':
+    case 'flush map': {
+      const set = table.sets.get(objName);
+      if (set === undefined) {
+        throw new Error('No such file or directory');
+      }
+      set.elements.clear();
+      set.data.clear();
+      return;
+    }
+    case 'delete set':
+    case 'delete map': {
       if ([...table.chains.values()].some((c) => c.rules.some((r) => r.text.includes(`@${objName}`)))) {
         throw new Error('Device or resource busy');
       }
@@ -179,8 +258,19 @@ function applyStatement(tables: FakeNftTables, line: string): void {
       if (set === undefined) {
         throw new Error('No such file or directory');
       }
-      for (const e of elementsOf(line)) {
-        set.elements.add(e);
+      for (const e of elementsOf(line, set.map !== undefined)) {
+        if (set.map !== undefined) {
+          if (e.data === undefined) {
+            throw new Error('syntax error: map element without data');
+          }
+          const have = set.data.get(e.key);
+          if (have !== undefined && have !== e.data) {
+            // The kernel refuses to change a map element's data in place.
+            throw new Error('Could not process rule: File exists');
+          }
+          set.data.set(e.key, e.data);
+        }
+        set.elements.add(e.key);
       }
       return;
     }
@@ -189,10 +279,11 @@ function applyStatement(tables: FakeNftTables, line: string): void {
       if (set === undefined) {
         throw new Error('No such file or directory');
       }
-      for (const e of elementsOf(line)) {
-        if (!set.elements.delete(e)) {
+      for (const e of elementsOf(line, set.map !== undefined)) {
+        if (!set.elements.delete(e.key)) {
           throw new Error('No such file or directory');
         }
+        set.data.delete(e.key);
       }
       return;
     }

@@ -2,7 +2,8 @@
  * Reads the kernel state a spec is diffed against: one `ip -j -d -batch -` per namespace (several
  * `show` commands, one process), plus `bridge -j fdb show` per overlay namespace, one
  * `nft -j list table` and the sysctls the spec depends on. Namespaces are read concurrently, a
- * bounded number at a time.
+ * bounded number at a time. With an LB section (and the driver's LB cache), the LB tables of the
+ * namespaces are read alongside (lb/lb-reader.ts).
  */
 import { DAEMON_SCOPE, netnsScope } from './command-runner.js';
 import type { CommandRunner, CommandScope, KernelCommandResult } from './command-runner.js';
@@ -10,6 +11,9 @@ import { NFT_TABLE, overlayNamespacePrefix } from './dataplane-names.js';
 import type { NodeDataplaneSpec } from './dataplane-spec.js';
 import { parseFdb, parseJsonSequence, parseLinks, parseNeighbours, parseNetnsList, parseNftTable, parseRoutes } from './kernel-json.js';
 import type { NamespaceState, NftTableState, ObservedDataplane } from './kernel-state.js';
+import type { LbTableCache } from './lb/lb-cache.js';
+import { readLoadBalancing } from './lb/lb-reader.js';
+import type { ObservedLoadBalancing } from './lb/lb-reader.js';
 import { mapLimited } from './map-limited.js';
 import { FORWARDING_SYSCTL } from './overlay-diff.js';
 
@@ -25,6 +29,8 @@ export interface ReadResult {
   readonly broken: ReadonlySet<string>;
   /** The nft table could not be listed for another reason than its absence. */
   readonly nftUnknown: boolean;
+  /** The LB tables and sysctls; only read when the spec has an LB section and a cache is given. */
+  readonly lb?: ObservedLoadBalancing;
   readonly errors: readonly string[];
 }
 
@@ -133,6 +139,11 @@ export interface ReadDataplaneOptions {
   readonly signal?: AbortSignal;
   /** Namespaces read at the same time; default 8 (each read is one or two short processes). */
   readonly concurrency?: number;
+  /**
+   * Remembered LB tables (lb/lb-cache.ts). Without it the LB tables are not read at all (e.g. a
+   * snapshot); with it and an LB section in the spec, they are read alongside the namespaces.
+   */
+  readonly lbCache?: LbTableCache;
 }
 
 /**
@@ -144,15 +155,29 @@ export async function readDataplane(
   spec: NodeDataplaneSpec,
   options: ReadDataplaneOptions = {},
 ): Promise<ReadResult> {
-  const { signal, concurrency = 8 } = options;
+  const { signal, concurrency = 8, lbCache } = options;
   const errors: string[] = [];
   const unreadable = new Set<string>();
   const broken = new Set<string>();
 
+  const daemonRead = readIp(runner, DAEMON_SCOPE, ['addr', 'netns'], signal).catch((err: unknown) => {
+    throw new KernelReadError(`daemon namespace: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  });
+  // The LB tables are read from the start, alongside everything else (lb/lb-reader.ts).
+  const lbRead =
+    lbCache === undefined || spec.loadBalancing === undefined
+      ? Promise.resolve(undefined)
+      : readLoadBalancing(runner, spec, {
+          namespaces: daemonRead.then((shows) => new Set(parseNetnsList(shows.get('netns')).names)),
+          cache: lbCache,
+          concurrency,
+          ...(signal === undefined ? {} : { signal }),
+        });
+  // Not left unobserved should another read fail first.
+  void lbRead.catch(() => undefined);
+
   const [daemonShows, daemonSysctls, nft] = await Promise.all([
-    readIp(runner, DAEMON_SCOPE, ['addr', 'netns'], signal).catch((err: unknown) => {
-      throw new KernelReadError(`daemon namespace: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }),
+    daemonRead,
     spec.egress === undefined
       ? Promise.resolve(new Map<string, string>())
       : readSysctl(runner, DAEMON_SCOPE, FORWARDING_SYSCTL, signal).catch((err: unknown) => {
@@ -212,6 +237,11 @@ export async function readDataplane(
     }
   });
 
+  const lb = await lbRead;
+  if (lb !== undefined) {
+    errors.push(...lb.errors);
+  }
+
   const overlays = new Map<string, NamespaceState>();
   const containers = new Map<string, NamespaceState>();
   jobs.forEach((job, i) => {
@@ -225,6 +255,7 @@ export async function readDataplane(
     unreadable,
     broken,
     nftUnknown: nft.unknown,
+    ...(lb === undefined ? {} : { lb }),
     errors,
   };
 }

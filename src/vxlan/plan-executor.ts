@@ -17,6 +17,8 @@ export interface ExecuteResult {
   /** Lines issued per namespace label ("" = daemon namespace). */
   readonly commands: Map<string, number>;
   readonly errors: string[];
+  /** The batches (objects of the plan) that did not fully succeed. */
+  readonly failed: Set<CommandBatch>;
 }
 
 function commandOf(batch: CommandBatch): KernelCommand {
@@ -72,14 +74,19 @@ export async function executePlan(
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   const commands = new Map<string, number>();
   const errors: string[] = [];
+  const failed = new Set<CommandBatch>();
   for (const stage of plan.stages) {
     options.signal?.throwIfAborted();
     const results = await mapLimited(stage.batches, concurrency, (b) => runBatch(runner, b, options.signal));
     for (const [i, batch] of stage.batches.entries()) {
       const label = scopeLabel(batch.scope);
       commands.set(label, (commands.get(label) ?? 0) + batch.lines.length);
-      errors.push(...(results[i] ?? []).map((e) => `${stage.name}: ${e}`));
+      const batchErrors = results[i] ?? [];
+      if (batchErrors.length > 0) {
+        failed.add(batch);
+      }
+      errors.push(...batchErrors.map((e) => `${stage.name}: ${e}`));
     }
   }
-  return { commands, errors };
+  return { commands, errors, failed };
 }

@@ -11,6 +11,7 @@ import type {
   RemoteEndpointSpec,
 } from '../vxlan/dataplane-spec.js';
 import type { LocalAttachment } from './containers/container-runtime.js';
+import { buildLoadBalancingSpec, ingressSandboxOf } from './lb-spec-builder.js';
 
 /** VXLAN adds 50 bytes (outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8) to every frame. */
 export const VXLAN_OVERHEAD = 50;
@@ -31,8 +32,10 @@ export interface DataplaneInputs {
   readonly attachedNetworks: ReadonlyMap<string, Network>;
   /** Attached endpoints of local containers. */
   readonly attachments: readonly LocalAttachment[];
-  /** The egress bridge; absent disables egress. */
+  /** The egress bridge; absent disables egress (and with it the ingress sandbox and published ports). */
   readonly egress?: { readonly bridge: string; readonly gatewayCidr: string };
+  /** Program service load balancing (VIPs, routing mesh, published ports); default true. */
+  readonly loadBalancing?: boolean;
 }
 
 /** The smallest of the interface MTU and the measured path MTUs toward the overlay's peers. */
@@ -83,6 +86,18 @@ function subnetsOf(network: Network): OverlaySubnetSpec[] {
  * non-internal network. Pure: same inputs, same spec.
  */
 export function buildDataplaneSpec(inputs: DataplaneInputs): NodeDataplaneSpec {
+  // The ingress sandbox is a local "container": eth0 on the ingress overlay, eth1 on the egress bridge.
+  const lbInputs = {
+    nodeId: inputs.nodeId,
+    namespacePrefix: inputs.namespacePrefix,
+    dataPathPort: inputs.dataPathPort,
+    assignments: inputs.assignments,
+    attachments: inputs.attachments,
+    ...(inputs.egress === undefined ? {} : { egressGatewayCidr: inputs.egress.gatewayCidr }),
+  };
+  const lbEnabled = inputs.loadBalancing ?? true;
+  const sandbox = lbEnabled ? ingressSandboxOf(lbInputs) : undefined;
+  const attachments = sandbox === undefined ? inputs.attachments : [...inputs.attachments, sandbox.attachment];
   const assigned = new Map<string, Network>();
   const remote = new Map<string, Endpoint[]>();
   const vteps = new Map<string, string>();
@@ -110,7 +125,7 @@ export function buildDataplaneSpec(inputs: DataplaneInputs): NodeDataplaneSpec {
   }
 
   const localByNetwork = new Map<string, LocalAttachment[]>();
-  for (const att of inputs.attachments) {
+  for (const att of attachments) {
     localByNetwork.set(att.network.networkId, [...(localByNetwork.get(att.network.networkId) ?? []), att]);
   }
 
@@ -170,13 +185,14 @@ export function buildDataplaneSpec(inputs: DataplaneInputs): NodeDataplaneSpec {
     dataPathPort: inputs.dataPathPort,
     memberVteps: [...new Set(vteps.values())].sort(),
     overlays,
+    ...(lbEnabled ? { loadBalancing: buildLoadBalancingSpec(lbInputs, sandbox) } : {}),
   };
   if (!inputs.egress) {
     return spec;
   }
   const egressAttachments: EgressAttachmentSpec[] = [];
   const seen = new Set<string>();
-  for (const { container } of inputs.attachments) {
+  for (const { container } of attachments) {
     if (seen.has(container.id) || !container.egressAddress) {
       continue;
     }

@@ -366,7 +366,8 @@ export class ContainerRuntime {
     const used = new Set([...this.#containers.values()].map((c) => c.egressAddress));
     const size = 2 ** (32 - Number(prefix));
     const start = (((first[0] ?? 0) << 24) >>> 0) + ((first[1] ?? 0) << 16) + ((first[2] ?? 0) << 8) + (first[3] ?? 0);
-    for (let offset = 2; offset < size - 1; offset++) {
+    // The last usable address is the ingress sandbox's (lb-spec-builder): never a container's.
+    for (let offset = 2; offset < size - 2; offset++) {
       const n = start + offset;
       const text = `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${prefix}`;
       if (!used.has(text)) {

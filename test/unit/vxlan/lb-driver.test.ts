@@ -1,0 +1,251 @@
+import { describe, expect, it } from 'vitest';
+import { FakeCommandRunner } from '../../../src/vxlan/command-runner-fake.js';
+import { DataplaneDriver } from '../../../src/vxlan/dataplane-driver.js';
+import type {
+  LbNamespaceSpec,
+  LoadBalancingSpec,
+  NodeDataplaneSpec,
+  ReconcileReport,
+} from '../../../src/vxlan/dataplane-spec.js';
+import { baseSpec } from './fixtures.js';
+
+function total(report: ReconcileReport): number {
+  return [...report.commands.values()].reduce((a, b) => a + b, 0);
+}
+
+const VIP = '10.0.1.200';
+
+function vipNamespace(backends: readonly string[]): LbNamespaceSpec {
+  return {
+    namespace: 'c1',
+    hook: 'output',
+    frontends: [
+      { addr: VIP, protocol: 'tcp', port: 80, backends: backends.map((addr) => ({ addr, port: 8080 })) },
+      { addr: VIP, protocol: 'udp', port: 53, backends: [{ addr: '10.0.1.9', port: 53 }] },
+    ],
+  };
+}
+
+function withLb(lb: LoadBalancingSpec): NodeDataplaneSpec {
+  return { ...baseSpec(), loadBalancing: lb };
+}
+
+function setup(fullReadEvery = 20): { runner: FakeCommandRunner; driver: DataplaneDriver } {
+  const runner = new FakeCommandRunner({ daemonNamespace: 'host-a' });
+  runner.kernel.addNamespace('c1');
+  return {
+    runner,
+    driver: new DataplaneDriver({
+      runner,
+      daemonNamespace: 'host-a',
+      lbFirstStamp: 100,
+      lbFullReadEvery: fullReadEvery,
+    }),
+  };
+}
+
+/** `nft` commands of the history from `from` on, as "<scope> <args…>". */
+function nftCommands(runner: FakeCommandRunner, from: number): string[] {
+  return runner.history
+    .slice(from)
+    .filter((c) => c.tool === 'nft')
+    .map((c) => `${c.scope.kind === 'netns' ? c.scope.name : c.scope.kind} ${c.args.join(' ')}`);
+}
+
+function slotsOf(runner: FakeCommandRunner, ns: string): Map<string, string> {
+  return runner.kernel.get(ns).nftTables.get('ip vxmesh_lb')?.sets.get('backends')?.data ?? new Map<string, string>();
+}
+
+describe('load balancing through the driver (fake kernel)', () => {
+  it('creates the VIP table, then a pass over an unchanged spec issues nothing and lists only the stamp', async () => {
+    const { runner, driver } = setup();
+    const spec = withLb({ namespaces: [vipNamespace(['10.0.1.5', '10.0.1.6', '10.0.1.7'])], publishedPorts: [] });
+    const first = await driver.reconcile(spec);
+    expect(first.errors).toEqual([]);
+    const slots = slotsOf(runner, 'c1');
+    expect(slots.size).toBe(24);
+    expect(slots.get(`${VIP} . tcp . 80 . 0`)).toBe('10.0.1.5 . 8080');
+    expect(slots.get(`${VIP} . tcp . 80 . 4`)).toBe('10.0.1.6 . 8080');
+    expect(slots.get(`${VIP} . tcp . 80 . 11`)).toBe('10.0.1.7 . 8080');
+    expect([...(runner.kernel.get('c1').nftTables.get('ip vxmesh_lb')?.chains.keys() ?? [])]).toEqual(['output']);
+
+    const mark = runner.history.length;
+    const mutations = runner.mutations().length;
+    const again = await driver.reconcile(spec);
+    expect(again.errors).toEqual([]);
+    expect(total(again)).toBe(0);
+    expect(runner.mutations().length).toBe(mutations);
+    // No published port: the publish table, known absent, is not even listed.
+    expect(nftCommands(runner, mark).sort()).toEqual([
+      'c1 -j list set ip vxmesh_lb stamp',
+      'daemon -j list table inet vxmesh',
+    ]);
+  });
+
+  it('moves one backend with one transaction holding only the moved slots and the stamp', async () => {
+    const { runner, driver } = setup();
+    await driver.reconcile(
+      withLb({ namespaces: [vipNamespace(['10.0.1.5', '10.0.1.6', '10.0.1.7'])], publishedPorts: [] }),
+    );
+    const before = runner.mutations().length;
+    const report = await driver.reconcile(
+      withLb({ namespaces: [vipNamespace(['10.0.1.5', '10.0.1.6', '10.0.1.8'])], publishedPorts: [] }),
+    );
+    expect(report.errors).toEqual([]);
+    const writes = runner.mutations().slice(before);
+    expect(writes.map((c) => [c.tool, c.scope])).toEqual([['nft', { kind: 'netns', name: 'c1' }]]);
+    expect(writes[0]?.input?.trim().split('\n')).toEqual([
+      `delete element ip vxmesh_lb backends { ${[2, 5, 8, 11].map((s) => `${VIP} . tcp . 80 . ${s}`).join(', ')} }`,
+      `add element ip vxmesh_lb backends { ${[2, 5, 8, 11].map((s) => `${VIP} . tcp . 80 . ${s} : 10.0.1.8 . 8080`).join(', ')} }`,
+      'flush set ip vxmesh_lb stamp',
+      'add element ip vxmesh_lb stamp { 101 }',
+    ]);
+    expect(slotsOf(runner, 'c1').get(`${VIP} . tcp . 80 . 2`)).toBe('10.0.1.8 . 8080');
+  });
+
+  it('a restarted driver (empty cache) reads everything and issues nothing for the same spec', async () => {
+    const { runner, driver } = setup();
+    const spec = withLb({ namespaces: [vipNamespace(['10.0.1.5', '10.0.1.6'])], publishedPorts: [] });
+    await driver.reconcile(spec);
+    const restarted = new DataplaneDriver({ runner, daemonNamespace: 'host-a', lbFirstStamp: 5000 });
+    const mark = runner.history.length;
+    const mutations = runner.mutations().length;
+    const report = await restarted.reconcile(spec);
+    expect(report.errors).toEqual([]);
+    expect(total(report)).toBe(0);
+    expect(runner.mutations().length).toBe(mutations);
+    expect(nftCommands(runner, mark)).toContain('c1 -j list table ip vxmesh_lb');
+  });
+
+  it('repairs an out-of-band element change at the next full read, and a deleted table at once', async () => {
+    const { runner, driver } = setup(3);
+    const spec = withLb({ namespaces: [vipNamespace(['10.0.1.5', '10.0.1.6'])], publishedPorts: [] });
+    await driver.reconcile(spec);
+    const table = runner.kernel.get('c1').nftTables.get('ip vxmesh_lb');
+    table?.sets.get('backends')?.elements.delete(`${VIP} . tcp . 80 . 3`);
+    table?.sets.get('backends')?.data.delete(`${VIP} . tcp . 80 . 3`);
+    // Passes 2 and 3 trust the stamp; pass 4 is a full read (every 3rd) and repairs.
+    expect(total(await driver.reconcile(spec))).toBe(0);
+    expect(total(await driver.reconcile(spec))).toBe(0);
+    const repair = await driver.reconcile(spec);
+    expect(repair.errors).toEqual([]);
+    expect(repair.commands.get('c1')).toBe(3);
+    expect(slotsOf(runner, 'c1').get(`${VIP} . tcp . 80 . 3`)).toBe('10.0.1.6 . 8080');
+
+    runner.kernel.get('c1').nftTables.delete('ip vxmesh_lb');
+    const recreated = await driver.reconcile(spec);
+    expect(recreated.errors).toEqual([]);
+    expect(slotsOf(runner, 'c1').size).toBe(24);
+  });
+
+  it('a table created out of band where none is wanted goes at the next full read', async () => {
+    const { runner, driver } = setup(3);
+    const spec = withLb({ namespaces: [], publishedPorts: [] });
+    await driver.reconcile(spec);
+    await runner.run({
+      tool: 'nft',
+      scope: { kind: 'netns', name: 'c1' },
+      args: ['-f', '-'],
+      input: 'add table ip vxmesh_lb\n',
+    });
+    expect(total(await driver.reconcile(spec))).toBe(0);
+    expect(total(await driver.reconcile(spec))).toBe(0);
+    const report = await driver.reconcile(spec);
+    expect(report.commands.get('c1')).toBe(1);
+    expect(runner.kernel.get('c1').nftTables.has('ip vxmesh_lb')).toBe(false);
+  });
+
+  it('a transaction refused because the cache was stale is reported, and the next pass converges', async () => {
+    const { runner, driver } = setup();
+    await driver.reconcile(withLb({ namespaces: [vipNamespace(['10.0.1.5', '10.0.1.6'])], publishedPorts: [] }));
+    // Out of band, without the stamp: the element the next change deletes is already gone.
+    const table = runner.kernel.get('c1').nftTables.get('ip vxmesh_lb');
+    table?.sets.get('backends')?.elements.delete(`${VIP} . tcp . 80 . 1`);
+    table?.sets.get('backends')?.data.delete(`${VIP} . tcp . 80 . 1`);
+    const next = withLb({ namespaces: [vipNamespace(['10.0.1.5', '10.0.1.7'])], publishedPorts: [] });
+    const failed = await driver.reconcile(next);
+    expect(failed.errors.join('\n')).toMatch(/lb: nft in c1: .*No such file or directory/);
+    const fixed = await driver.reconcile(next);
+    expect(fixed.errors).toEqual([]);
+    expect(slotsOf(runner, 'c1').get(`${VIP} . tcp . 80 . 1`)).toBe('10.0.1.7 . 8080');
+    expect(total(await driver.reconcile(next))).toBe(0);
+  });
+
+  it('programs the ingress sandbox, published ports and their sysctls; removes what is no longer wanted', async () => {
+    const { runner, driver } = setup();
+    runner.kernel.addNamespace('vxd-ingress-sbox');
+    const lb: LoadBalancingSpec = {
+      namespaces: [
+        vipNamespace(['10.0.1.5']),
+        {
+          namespace: 'vxd-ingress-sbox',
+          hook: 'prerouting',
+          masqueradeOut: 'eth0',
+          frontends: [
+            { addr: '172.18.255.254', protocol: 'tcp', port: 8080, backends: [{ addr: '10.255.0.5', port: 80 }] },
+          ],
+        },
+      ],
+      publishedPorts: [
+        { protocol: 'tcp', port: 8080, target: { addr: '172.18.255.254', port: 8080 }, mode: 'ingress' },
+        { protocol: 'tcp', port: 9000, target: { addr: '172.18.0.2', port: 80 }, mode: 'host' },
+      ],
+      ingressSandbox: { namespace: 'vxd-ingress-sbox', egressAddr: '172.18.255.254' },
+    };
+    const report = await driver.reconcile(withLb(lb));
+    expect(report.errors).toEqual([]);
+    const sandbox = runner.kernel.get('vxd-ingress-sbox');
+    expect([...(sandbox.nftTables.get('ip vxmesh_lb')?.chains.keys() ?? [])]).toEqual(['prerouting', 'postrouting']);
+    expect(sandbox.sysctls.get('net.ipv4.ip_forward')).toBe('1');
+    const publish = runner.daemon.nftTables.get('ip vxmesh_publish');
+    expect(publish?.sets.get('ports')?.data).toEqual(
+      new Map([
+        ['tcp . 8080', '172.18.255.254 . 8080'],
+        ['tcp . 9000', '172.18.0.2 . 80'],
+      ]),
+    );
+    expect([...(publish?.chains.keys() ?? [])]).toEqual(['prerouting', 'output', 'postrouting']);
+    expect(runner.daemon.sysctls.get('net.ipv4.conf.vxgw0.route_localnet')).toBe('1');
+    // The guard table is untouched by the LB.
+    expect([...(runner.daemon.nftTables.get('inet vxmesh')?.chains.keys() ?? [])]).toEqual([
+      'input',
+      'forward',
+      'postrouting',
+    ]);
+    expect(total(await driver.reconcile(withLb(lb)))).toBe(0);
+
+    // c1 leaves the LB, no port is published any more: both tables go.
+    const fewer = { ...lb, namespaces: lb.namespaces.slice(1), publishedPorts: [] };
+    const removed = await driver.reconcile(withLb(fewer));
+    expect(removed.errors).toEqual([]);
+    expect(runner.kernel.get('c1').nftTables.has('ip vxmesh_lb')).toBe(false);
+    expect(runner.daemon.nftTables.has('ip vxmesh_publish')).toBe(false);
+    expect(total(await driver.reconcile(withLb(fewer)))).toBe(0);
+
+    // Without an LB section the driver leaves LB tables alone.
+    const mark = runner.history.length;
+    expect(total(await driver.reconcile(baseSpec()))).toBe(0);
+    expect(sandbox.nftTables.has('ip vxmesh_lb')).toBe(true);
+    expect(nftCommands(runner, mark)).toEqual(['daemon -j list table inet vxmesh']);
+  });
+
+  it('refuses an invalid LB section before touching anything', async () => {
+    const { runner, driver } = setup();
+    const bad = withLb({
+      namespaces: [
+        { namespace: 'c1', hook: 'output', frontends: [{ addr: 'fd00::1', protocol: 'tcp', port: 80, backends: [] }] },
+      ],
+      publishedPorts: [{ protocol: 'udp', port: 4789, target: { addr: '172.18.0.2', port: 4789 }, mode: 'host' }],
+    });
+    await expect(driver.reconcile(bad)).rejects.toThrow(/not an IPv4 address.*VXLAN port/s);
+    expect(runner.mutations()).toEqual([]);
+  });
+
+  it('reports a namespace of the LB section that does not exist', async () => {
+    const { driver } = setup();
+    const report = await driver.reconcile(
+      withLb({ namespaces: [{ ...vipNamespace(['10.0.1.5']), namespace: 'ghost' }], publishedPorts: [] }),
+    );
+    expect(report.errors).toEqual(['load balancing: namespace ghost does not exist']);
+  });
+});
