@@ -28,6 +28,7 @@ import {
 } from './network-list-format.js';
 import { INGRESS_REMOVAL_WARNING, PRUNE_WARNING, formatPruneReport } from './network-messages.js';
 import { pruneNetworksRequest } from './network-prune-request.js';
+import { addNetworkCniConfigCommand } from './network-cni-config.js';
 
 /** The cluster driver, and the default on a manager (docker's default there is the local "bridge"). */
 const DEFAULT_DRIVER = 'overlay';
@@ -127,7 +128,7 @@ async function removeOne(ctx: CliContext, daemon: DaemonApi, ref: string, force:
   ctx.output.out(`${ref}\n`);
 }
 
-/** Adds `network create|ls|inspect|rm|prune`. */
+/** Adds `network create|ls|inspect|rm|prune|cni-config`. */
 export function addNetworkCommands(program: Command, ctx: CliContext): void {
   const { output } = ctx;
   const network = program.command('network').description('Manage cluster overlay networks (on a manager)');
@@ -241,4 +242,6 @@ export function addNetworkCommands(program: Command, ctx: CliContext): void {
       const deleted = await withDaemon(ctx, command, (daemon) => daemon.pruneNetworks(request));
       output.out(formatPruneReport(deleted));
     });
+
+  addNetworkCniConfigCommand(network, ctx);
 }

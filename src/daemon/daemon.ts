@@ -32,6 +32,8 @@ import { AssignmentState } from '../worker/assignment-state.js';
 import { NodeAgent } from '../worker/node-agent.js';
 import type { ContainerRuntime } from '../worker/containers/container-runtime.js';
 import type { DataplaneReconciler } from '../worker/dataplane-controller.js';
+import { NamespaceControl } from '../worker/external/index.js';
+import { DaemonDockerPluginBackend, DockerPluginServer } from './docker-plugin/index.js';
 import { DebouncedWriter } from './debounced-writer.js';
 import { readTaskLogs } from './task-log-reader.js';
 import { NodeWorkload } from './node-workload.js';
@@ -59,6 +61,11 @@ export interface DaemonOptions {
   readonly namespacePrefix: string;
   /** Programs the kernel (src/vxlan); tests without a kernel pass a fake. */
   readonly driver: DataplaneReconciler;
+  /**
+   * Where to serve the Docker remote network and IPAM plugin API (issue 11), e.g.
+   * /run/docker/plugins/vxmesh.sock; absent: not served.
+   */
+  readonly dockerPluginSocket?: string;
 }
 
 const NOT_A_MANAGER =
@@ -95,6 +102,7 @@ export class Daemon implements AsyncDisposable {
   #agent: NodeAgent | undefined;
   #workload: NodeWorkload | undefined;
   #persistAssignments: DebouncedWriter | undefined;
+  #dockerPlugin: { server: DockerPluginServer; backend: DaemonDockerPluginBackend } | undefined;
   #lifecycle: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -114,6 +122,7 @@ export class Daemon implements AsyncDisposable {
     }
     try {
       await daemon.#serveSocket();
+      await daemon.#serveDockerPlugin();
     } catch (err) {
       await daemon.close();
       throw err;
@@ -145,6 +154,21 @@ export class Daemon implements AsyncDisposable {
       );
     });
     await chmod(path, 0o600);
+  }
+
+  async #serveDockerPlugin(): Promise<void> {
+    const socketPath = this.#opts.dockerPluginSocket;
+    if (!socketPath) {
+      return;
+    }
+    const backend = new DaemonDockerPluginBackend(this.#opts.socketPath, () => this.#workload?.external);
+    try {
+      const server = await DockerPluginServer.start({ socketPath, dataRoot: this.#opts.dataRoot, backend });
+      this.#dockerPlugin = { server, backend };
+    } catch (err) {
+      backend.close();
+      throw err;
+    }
   }
 
   async #openStore(location: StoreLocation): Promise<KvStore> {
@@ -448,6 +472,11 @@ export class Daemon implements AsyncDisposable {
       for (const c of workload.runtime.list(true)) {
         await workload.runtime.remove(c.id, true).catch((err: unknown) => log.warn({ err, id: c.id }, 'could not remove container'));
       }
+      for (const a of workload.external.list()) {
+        await workload.external
+          .release(a.id)
+          .catch((err: unknown) => log.warn({ err, id: a.id }, 'could not release an attachment'));
+      }
     }
     await this.#stopMember();
     await this.#files.clear();
@@ -509,7 +538,21 @@ export class Daemon implements AsyncDisposable {
         await this.#containers().disconnect(req.container, req.network, req.force);
         return {};
       }),
+      // Namespaces of other runtimes: the CNI plugin's ADD/DEL/CHECK/GC (issue 11).
+      attachNamespace: unaryHandler(localAuthorize, (req) => this.#namespaces().attach(req)),
+      detachNamespace: unaryHandler(localAuthorize, (req) => this.#namespaces().detach(req)),
+      checkNamespace: unaryHandler(localAuthorize, (req) => this.#namespaces().check(req)),
+      gcNamespaces: unaryHandler(localAuthorize, (req) => this.#namespaces().gc(req)),
+      listNamespaces: unaryHandler(localAuthorize, () => Promise.resolve(this.#namespaces().list())),
     };
+  }
+
+  #namespaces(): NamespaceControl {
+    const external = this.#workload?.external;
+    if (!external) {
+      throw new VxmeshError('FAILED_PRECONDITION', NOT_A_MEMBER);
+    }
+    return new NamespaceControl(external);
   }
 
   #containers(): ContainerRuntime {
@@ -546,6 +589,8 @@ export class Daemon implements AsyncDisposable {
       return;
     }
     this.#closed = true;
+    await this.#dockerPlugin?.server.close();
+    this.#dockerPlugin?.backend.close();
     await this.#lifecycle;
     await this.#stopMember();
     await new Promise<void>((resolve) => this.#socketServer.tryShutdown(() => resolve()));

@@ -4,6 +4,7 @@ import type { DataplaneReconciler } from '../worker/dataplane-controller.js';
 import { DataplaneController } from '../worker/dataplane-controller.js';
 import { buildDataplaneSpec } from '../worker/dataplane-spec-builder.js';
 import { ContainerRuntime } from '../worker/containers/container-runtime.js';
+import { TaskRunner } from '../worker/tasks/task-runner.js';
 import type { NodeAgent } from '../worker/node-agent.js';
 import { ResourceClient } from '../worker/resource-client.js';
 import { RawSocketPathMtuProbe } from '../worker/path-mtu-probe.js';
@@ -11,7 +12,11 @@ import { underlayMtu } from '../worker/underlay-mtu.js';
 import { chooseEgressSubnet } from '../worker/egress-subnet.js';
 import { EmbeddedDns, NetnsDnsDriver, dnsStateFromAssignments } from '../worker/dns/index.js';
 import type { DnsNamespaceDriver } from '../worker/dns/index.js';
+import { ExternalEndpoints, LinuxExternalNamespaceDriver, endpointsOwnedBy } from '../worker/external/index.js';
+import type { ExternalNamespaceDriver } from '../worker/external/index.js';
 import type { NodeDataplaneSpec } from '../vxlan/dataplane-spec.js';
+import { ingressSandboxName } from '../vxlan/lb/lb-names.js';
+import { deleteNamespace, ensureNamespace, namespaceExists } from '../worker/containers/network-namespaces.js';
 import type { ResolverCounters } from '../gen/vxmesh/v1/dispatcher.js';
 import { resolverCounters } from './resolver-counters.js';
 
@@ -36,6 +41,8 @@ export interface NodeWorkloadOptions {
   readonly clock: Clock;
   /** Embedded DNS sockets and files in container namespaces; default: the real netns driver. */
   readonly dnsDriver?: DnsNamespaceDriver;
+  /** Namespaces of other runtimes (CNI, Docker plugin); default: the real bind-mount/ip driver. */
+  readonly externalDriver?: ExternalNamespaceDriver;
 }
 
 /**
@@ -47,6 +54,10 @@ export class NodeWorkload implements AsyncDisposable {
   readonly dataplane: DataplaneController;
   /** The containers' resolvers at 127.0.0.11 (issue 7); records follow assignments and containers. */
   readonly dns: EmbeddedDns;
+  /** Namespaces other runtimes created (CNI plugin, Docker plugin; issue 11), attached as endpoints. */
+  readonly external: ExternalEndpoints;
+  /** Runs this node's service tasks (issue 8), from the assignments and the container records. */
+  readonly tasks: TaskRunner;
   readonly #opts: NodeWorkloadOptions;
   #underlayMtu = 1500;
   #egressSubnet = DEFAULT_EGRESS_SUBNET;
@@ -59,7 +70,13 @@ export class NodeWorkload implements AsyncDisposable {
     this.#opts = opts;
     const resources = new ResourceClient(opts.agent);
     this.dataplane = new DataplaneController({
-      driver: opts.driver,
+      // The routing mesh's ingress sandbox namespace must exist before the pass that programs it.
+      driver: {
+        reconcile: async (spec, signal) => {
+          await this.#syncIngressSandbox(spec);
+          return opts.driver.reconcile(spec, signal);
+        },
+      },
       desired: () => this.desiredSpec(),
       clock: opts.clock,
       resyncMs: RESYNC_MS,
@@ -71,8 +88,8 @@ export class NodeWorkload implements AsyncDisposable {
         dnsStateFromAssignments({
           nodeId: opts.nodeId,
           assignments: opts.agent.assignments.items.values(),
-          containers: this.runtime.list(true),
-          knownNetworks: this.runtime.networks,
+          containers: [...this.runtime.list(true), ...this.external.containers()],
+          knownNetworks: new Map([...this.runtime.networks, ...this.external.networks]),
         }),
     });
     this.runtime = new ContainerRuntime({
@@ -92,6 +109,22 @@ export class NodeWorkload implements AsyncDisposable {
         release: (containerId) => this.dns.release(containerId),
       },
     });
+    this.external = new ExternalEndpoints({
+      dataRoot: opts.dataRoot,
+      namespacePrefix: opts.namespacePrefix,
+      clock: opts.clock,
+      driver: opts.externalDriver ?? new LinuxExternalNamespaceDriver(),
+      attach: (req) => resources.attach(req),
+      detach: (endpointId) => resources.detach(endpointId),
+      endpointsOwnedBy: (ownerId) => endpointsOwnedBy(opts.agent.assignments.items.values(), opts.nodeId, ownerId),
+      reconcile: () => {
+        this.dns.refresh();
+        return this.dataplane.reconcileNow();
+      },
+      dataplaneError: () => this.dataplane.lastError,
+      dns: { prepare: (c) => this.dns.prepare(c), release: (id) => this.dns.release(id) },
+    });
+    this.tasks = new TaskRunner({ nodeId: opts.nodeId, agent: opts.agent, runtime: this.runtime, clock: opts.clock });
   }
 
   async start(): Promise<void> {
@@ -112,10 +145,13 @@ export class NodeWorkload implements AsyncDisposable {
       );
     }
     await this.runtime.load();
+    await this.external.load();
     this.#loaded = true;
     this.dataplane.start();
     // Converge from saved assignments at once: a restart must not wait for the managers.
     this.dataplane.request();
+    // After the records are loaded: running task containers are adopted, not taken for missing.
+    this.tasks.start();
   }
 
   /** The embedded DNS counters as heartbeats carry them (NodeAgentOptions.resolverCounters). */
@@ -127,6 +163,7 @@ export class NodeWorkload implements AsyncDisposable {
   onAssignments(): void {
     this.dns.refresh();
     this.dataplane.request();
+    this.tasks.onAssignments();
   }
 
   /**
@@ -182,10 +219,26 @@ export class NodeWorkload implements AsyncDisposable {
       underlayMtu: this.#underlayMtu,
       pathMtuOf: (vtep) => this.#pathMtuOf(vtep),
       assignments: this.#opts.agent.assignments.items,
-      attachedNetworks: this.runtime.networks,
-      attachments: this.runtime.attachments(),
+      attachedNetworks: new Map([...this.runtime.networks, ...this.external.networks]),
+      attachments: [...this.runtime.attachments(), ...this.external.attachments()],
       egress: { bridge: EGRESS_BRIDGE, gatewayCidr: `${gateway}/${prefix}` },
     });
+  }
+
+  /** Creates the ingress sandbox namespace when the spec has one, deletes it when it has not. */
+  async #syncIngressSandbox(spec: NodeDataplaneSpec): Promise<void> {
+    const name = ingressSandboxName(this.#opts.namespacePrefix);
+    try {
+      if (spec.loadBalancing?.ingressSandbox !== undefined) {
+        if (!(await namespaceExists(name))) {
+          await ensureNamespace(name);
+        }
+      } else if (spec.loadBalancing !== undefined) {
+        await deleteNamespace(name);
+      }
+    } catch (err) {
+      log.warn({ err, namespace: name }, 'could not create or delete the ingress sandbox namespace');
+    }
   }
 
   #staleEndpoints(network: string, ownerName: string): string[] {
@@ -211,8 +264,10 @@ export class NodeWorkload implements AsyncDisposable {
   }
 
   async close(): Promise<void> {
+    await this.tasks.close();
     await this.dataplane.close();
     await this.runtime.close();
+    await this.external.close();
     await this.dns.close();
   }
 

@@ -14,11 +14,22 @@ const program = new Command('vxmeshd')
   .option('--socket <path>', 'local control socket (root only)', '/run/vxmesh/vxmesh.sock')
   .option('--hostname <name>', 'name this node reports to the cluster', hostname())
   .option('--netns-prefix <prefix>', 'prefix of the network namespaces this daemon creates (unique per daemon)', 'vx-')
+  .option(
+    '--docker-plugin-socket <path>',
+    'serve the Docker network/IPAM plugin API here (e.g. /run/docker/plugins/vxmesh.sock)',
+    '',
+  )
   .showHelpAfterError();
 
 async function main(): Promise<void> {
   program.parse();
-  const opts = program.opts<{ dataRoot: string; socket: string; hostname: string; netnsPrefix: string }>();
+  const opts = program.opts<{
+    dataRoot: string;
+    socket: string;
+    hostname: string;
+    netnsPrefix: string;
+    dockerPluginSocket: string;
+  }>();
   const daemon = await Daemon.start({
     dataRoot: opts.dataRoot,
     socketPath: opts.socket,
@@ -26,6 +37,7 @@ async function main(): Promise<void> {
     clock: systemClock,
     namespacePrefix: opts.netnsPrefix,
     driver: await createKernelDriver(),
+    ...(opts.dockerPluginSocket ? { dockerPluginSocket: opts.dockerPluginSocket } : {}),
   });
   let stopping = false;
   const stop = (signal: string): void => {

@@ -451,6 +451,121 @@ export interface DisconnectNetworkRequest {
 
 export interface DisconnectNetworkResponse {}
 
+/**
+ * An endpoint in a network namespace another runtime created, as this node keeps it (also the
+ * record saved under <data-root>/external/).
+ */
+export interface NamespaceAttachment {
+  /** Stable key: "cni-" + hash of container ID and interface name, or "docker-" + endpoint ID. */
+  id: string;
+  /** What the runtime calls the attachment's owner (CNI_CONTAINERID, Docker's endpoint ID). */
+  containerId: string;
+  /** Interface inside the namespace; empty while allocated but not plugged (Docker, before Join). */
+  ifName: string;
+  /** The path the runtime gave (CNI_NETNS, Docker's SandboxKey); empty while not plugged. */
+  netnsPath: string;
+  /** Name under /run/netns the dataplane uses: the path's basename, or a bind mount this daemon owns. */
+  namespace: string;
+  /** The namespace name is a bind mount made by this daemon, removed on detach. */
+  namespaceBound: boolean;
+  /** Who made it: "cni:<network config name>", "docker" or "docker-ipam:<pool ID>". */
+  origin: string;
+  networkId: string;
+  networkName: string;
+  endpointId: string;
+  /** The name other containers resolve (CNI: K8S_POD_NAME, else the container ID's first 12). */
+  ownerName: string;
+  aliases: string[];
+  /** With prefix length, as the managers allocated them. */
+  ipv4Address: string;
+  ipv6Address: string;
+  macAddress: string;
+  gateway: string;
+  /** The network's other IPv4 subnets, routed through the gateway. */
+  otherSubnets: string[];
+  /** Static addresses asked for (without prefix length); empty: any. */
+  requestedIpv4: string;
+  requestedIpv6: string;
+  /** The embedded resolver serves the namespace at 127.0.0.11. */
+  dns: boolean;
+  /** Unix time in milliseconds. */
+  createdAt: bigint;
+  internal: boolean;
+}
+
+export interface AttachNamespaceRequest {
+  containerId: string;
+  ifName: string;
+  /** A path under /run/netns (used by name) or any other nsfs path (bind-mounted under /run/netns). */
+  netnsPath: string;
+  /** Network name, ID or unique ID prefix. */
+  network: string;
+  /** "cni:<network config name>"; GcNamespaces works per origin. */
+  origin: string;
+  /** Name other containers resolve; empty: the container ID's first 12 characters. */
+  name: string;
+  /** Static addresses without prefix length; empty: allocate. */
+  ipv4Address: string;
+  ipv6Address: string;
+  aliases: string[];
+  /** Serve the embedded resolver in the namespace. */
+  dns: boolean;
+}
+
+export interface AttachNamespaceResponse {
+  attachment: NamespaceAttachment | undefined;
+  /** What the namespace's resolv.conf should say when dns is set (the runtime writes it). */
+  dnsServers: string[];
+  dnsSearch: string[];
+  dnsOptions: string[];
+}
+
+export interface DetachNamespaceRequest {
+  containerId: string;
+  ifName: string;
+}
+
+export interface DetachNamespaceResponse {
+  /** False when nothing was attached. */
+  detached: boolean;
+}
+
+export interface CheckNamespaceRequest {
+  containerId: string;
+  ifName: string;
+  netnsPath: string;
+  /** The network the runtime's config names; must match the attachment's (name or ID). */
+  network: string;
+  /** Addresses with prefix length the runtime was told (CNI prevResult); each must be on the interface. */
+  addresses: string[];
+  /** The MAC the runtime was told; empty: not checked. */
+  macAddress: string;
+}
+
+export interface CheckNamespaceResponse {
+  attachment: NamespaceAttachment | undefined;
+}
+
+export interface NamespaceKey {
+  containerId: string;
+  ifName: string;
+}
+
+export interface GcNamespacesRequest {
+  origin: string;
+  valid: NamespaceKey[];
+}
+
+export interface GcNamespacesResponse {
+  detachedIds: string[];
+}
+
+export interface ListNamespacesRequest {}
+
+export interface ListNamespacesResponse {
+  attachments: NamespaceAttachment[];
+}
+
 function createBaseServiceView(): ServiceView {
   return { service: undefined, version: 0n, runningTasks: 0, desiredTasks: 0 };
 }
@@ -7049,6 +7164,1644 @@ export const DisconnectNetworkResponse: MessageFns<DisconnectNetworkResponse> = 
   },
 };
 
+function createBaseNamespaceAttachment(): NamespaceAttachment {
+  return {
+    id: '',
+    containerId: '',
+    ifName: '',
+    netnsPath: '',
+    namespace: '',
+    namespaceBound: false,
+    origin: '',
+    networkId: '',
+    networkName: '',
+    endpointId: '',
+    ownerName: '',
+    aliases: [],
+    ipv4Address: '',
+    ipv6Address: '',
+    macAddress: '',
+    gateway: '',
+    otherSubnets: [],
+    requestedIpv4: '',
+    requestedIpv6: '',
+    dns: false,
+    createdAt: 0n,
+    internal: false,
+  };
+}
+
+export const NamespaceAttachment: MessageFns<NamespaceAttachment> = {
+  encode(message: NamespaceAttachment, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== '') {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.containerId !== '') {
+      writer.uint32(18).string(message.containerId);
+    }
+    if (message.ifName !== '') {
+      writer.uint32(26).string(message.ifName);
+    }
+    if (message.netnsPath !== '') {
+      writer.uint32(34).string(message.netnsPath);
+    }
+    if (message.namespace !== '') {
+      writer.uint32(42).string(message.namespace);
+    }
+    if (message.namespaceBound !== false) {
+      writer.uint32(48).bool(message.namespaceBound);
+    }
+    if (message.origin !== '') {
+      writer.uint32(58).string(message.origin);
+    }
+    if (message.networkId !== '') {
+      writer.uint32(66).string(message.networkId);
+    }
+    if (message.networkName !== '') {
+      writer.uint32(74).string(message.networkName);
+    }
+    if (message.endpointId !== '') {
+      writer.uint32(82).string(message.endpointId);
+    }
+    if (message.ownerName !== '') {
+      writer.uint32(90).string(message.ownerName);
+    }
+    for (const v of message.aliases) {
+      writer.uint32(98).string(v!);
+    }
+    if (message.ipv4Address !== '') {
+      writer.uint32(106).string(message.ipv4Address);
+    }
+    if (message.ipv6Address !== '') {
+      writer.uint32(114).string(message.ipv6Address);
+    }
+    if (message.macAddress !== '') {
+      writer.uint32(122).string(message.macAddress);
+    }
+    if (message.gateway !== '') {
+      writer.uint32(130).string(message.gateway);
+    }
+    for (const v of message.otherSubnets) {
+      writer.uint32(138).string(v!);
+    }
+    if (message.requestedIpv4 !== '') {
+      writer.uint32(146).string(message.requestedIpv4);
+    }
+    if (message.requestedIpv6 !== '') {
+      writer.uint32(154).string(message.requestedIpv6);
+    }
+    if (message.dns !== false) {
+      writer.uint32(160).bool(message.dns);
+    }
+    if (message.createdAt !== 0n) {
+      if (BigInt.asIntN(64, message.createdAt) !== message.createdAt) {
+        throw new globalThis.Error('value provided for field message.createdAt of type int64 too large');
+      }
+      writer.uint32(168).int64(message.createdAt);
+    }
+    if (message.internal !== false) {
+      writer.uint32(176).bool(message.internal);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NamespaceAttachment {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNamespaceAttachment();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ifName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.netnsPath = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.namespace = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.namespaceBound = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.origin = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.networkId = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.networkName = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.endpointId = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.ownerName = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.aliases.push(reader.string());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.ipv4Address = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.ipv6Address = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.macAddress = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.gateway = reader.string();
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.otherSubnets.push(reader.string());
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.requestedIpv4 = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.requestedIpv6 = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.dns = reader.bool();
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.createdAt = reader.int64() as bigint;
+            continue;
+          }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.internal = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NamespaceAttachment {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : '',
+      containerId: isSet(object.containerId)
+        ? globalThis.String(object.containerId)
+        : isSet(object.container_id)
+          ? globalThis.String(object.container_id)
+          : '',
+      ifName: isSet(object.ifName)
+        ? globalThis.String(object.ifName)
+        : isSet(object.if_name)
+          ? globalThis.String(object.if_name)
+          : '',
+      netnsPath: isSet(object.netnsPath)
+        ? globalThis.String(object.netnsPath)
+        : isSet(object.netns_path)
+          ? globalThis.String(object.netns_path)
+          : '',
+      namespace: isSet(object.namespace) ? globalThis.String(object.namespace) : '',
+      namespaceBound: isSet(object.namespaceBound)
+        ? globalThis.Boolean(object.namespaceBound)
+        : isSet(object.namespace_bound)
+          ? globalThis.Boolean(object.namespace_bound)
+          : false,
+      origin: isSet(object.origin) ? globalThis.String(object.origin) : '',
+      networkId: isSet(object.networkId)
+        ? globalThis.String(object.networkId)
+        : isSet(object.network_id)
+          ? globalThis.String(object.network_id)
+          : '',
+      networkName: isSet(object.networkName)
+        ? globalThis.String(object.networkName)
+        : isSet(object.network_name)
+          ? globalThis.String(object.network_name)
+          : '',
+      endpointId: isSet(object.endpointId)
+        ? globalThis.String(object.endpointId)
+        : isSet(object.endpoint_id)
+          ? globalThis.String(object.endpoint_id)
+          : '',
+      ownerName: isSet(object.ownerName)
+        ? globalThis.String(object.ownerName)
+        : isSet(object.owner_name)
+          ? globalThis.String(object.owner_name)
+          : '',
+      aliases: globalThis.Array.isArray(object?.aliases) ? object.aliases.map((e: any) => globalThis.String(e)) : [],
+      ipv4Address: isSet(object.ipv4Address)
+        ? globalThis.String(object.ipv4Address)
+        : isSet(object.ipv4_address)
+          ? globalThis.String(object.ipv4_address)
+          : '',
+      ipv6Address: isSet(object.ipv6Address)
+        ? globalThis.String(object.ipv6Address)
+        : isSet(object.ipv6_address)
+          ? globalThis.String(object.ipv6_address)
+          : '',
+      macAddress: isSet(object.macAddress)
+        ? globalThis.String(object.macAddress)
+        : isSet(object.mac_address)
+          ? globalThis.String(object.mac_address)
+          : '',
+      gateway: isSet(object.gateway) ? globalThis.String(object.gateway) : '',
+      otherSubnets: globalThis.Array.isArray(object?.otherSubnets)
+        ? object.otherSubnets.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.other_subnets)
+          ? object.other_subnets.map((e: any) => globalThis.String(e))
+          : [],
+      requestedIpv4: isSet(object.requestedIpv4)
+        ? globalThis.String(object.requestedIpv4)
+        : isSet(object.requested_ipv4)
+          ? globalThis.String(object.requested_ipv4)
+          : '',
+      requestedIpv6: isSet(object.requestedIpv6)
+        ? globalThis.String(object.requestedIpv6)
+        : isSet(object.requested_ipv6)
+          ? globalThis.String(object.requested_ipv6)
+          : '',
+      dns: isSet(object.dns) ? globalThis.Boolean(object.dns) : false,
+      createdAt: isSet(object.createdAt)
+        ? BigInt(object.createdAt)
+        : isSet(object.created_at)
+          ? BigInt(object.created_at)
+          : 0n,
+      internal: isSet(object.internal) ? globalThis.Boolean(object.internal) : false,
+    };
+  },
+
+  toJSON(message: NamespaceAttachment): unknown {
+    const obj: any = {};
+    if (message.id !== '') {
+      obj.id = message.id;
+    }
+    if (message.containerId !== '') {
+      obj.containerId = message.containerId;
+    }
+    if (message.ifName !== '') {
+      obj.ifName = message.ifName;
+    }
+    if (message.netnsPath !== '') {
+      obj.netnsPath = message.netnsPath;
+    }
+    if (message.namespace !== '') {
+      obj.namespace = message.namespace;
+    }
+    if (message.namespaceBound !== false) {
+      obj.namespaceBound = message.namespaceBound;
+    }
+    if (message.origin !== '') {
+      obj.origin = message.origin;
+    }
+    if (message.networkId !== '') {
+      obj.networkId = message.networkId;
+    }
+    if (message.networkName !== '') {
+      obj.networkName = message.networkName;
+    }
+    if (message.endpointId !== '') {
+      obj.endpointId = message.endpointId;
+    }
+    if (message.ownerName !== '') {
+      obj.ownerName = message.ownerName;
+    }
+    if (message.aliases?.length) {
+      obj.aliases = message.aliases;
+    }
+    if (message.ipv4Address !== '') {
+      obj.ipv4Address = message.ipv4Address;
+    }
+    if (message.ipv6Address !== '') {
+      obj.ipv6Address = message.ipv6Address;
+    }
+    if (message.macAddress !== '') {
+      obj.macAddress = message.macAddress;
+    }
+    if (message.gateway !== '') {
+      obj.gateway = message.gateway;
+    }
+    if (message.otherSubnets?.length) {
+      obj.otherSubnets = message.otherSubnets;
+    }
+    if (message.requestedIpv4 !== '') {
+      obj.requestedIpv4 = message.requestedIpv4;
+    }
+    if (message.requestedIpv6 !== '') {
+      obj.requestedIpv6 = message.requestedIpv6;
+    }
+    if (message.dns !== false) {
+      obj.dns = message.dns;
+    }
+    if (message.createdAt !== 0n) {
+      obj.createdAt = message.createdAt.toString();
+    }
+    if (message.internal !== false) {
+      obj.internal = message.internal;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NamespaceAttachment>): NamespaceAttachment {
+    return NamespaceAttachment.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NamespaceAttachment>): NamespaceAttachment {
+    const message = createBaseNamespaceAttachment();
+    message.id = object.id ?? '';
+    message.containerId = object.containerId ?? '';
+    message.ifName = object.ifName ?? '';
+    message.netnsPath = object.netnsPath ?? '';
+    message.namespace = object.namespace ?? '';
+    message.namespaceBound = object.namespaceBound ?? false;
+    message.origin = object.origin ?? '';
+    message.networkId = object.networkId ?? '';
+    message.networkName = object.networkName ?? '';
+    message.endpointId = object.endpointId ?? '';
+    message.ownerName = object.ownerName ?? '';
+    message.aliases = object.aliases?.map((e) => e) || [];
+    message.ipv4Address = object.ipv4Address ?? '';
+    message.ipv6Address = object.ipv6Address ?? '';
+    message.macAddress = object.macAddress ?? '';
+    message.gateway = object.gateway ?? '';
+    message.otherSubnets = object.otherSubnets?.map((e) => e) || [];
+    message.requestedIpv4 = object.requestedIpv4 ?? '';
+    message.requestedIpv6 = object.requestedIpv6 ?? '';
+    message.dns = object.dns ?? false;
+    message.createdAt = object.createdAt !== undefined && object.createdAt !== null ? BigInt(object.createdAt) : 0n;
+    message.internal = object.internal ?? false;
+    return message;
+  },
+};
+
+function createBaseAttachNamespaceRequest(): AttachNamespaceRequest {
+  return {
+    containerId: '',
+    ifName: '',
+    netnsPath: '',
+    network: '',
+    origin: '',
+    name: '',
+    ipv4Address: '',
+    ipv6Address: '',
+    aliases: [],
+    dns: false,
+  };
+}
+
+export const AttachNamespaceRequest: MessageFns<AttachNamespaceRequest> = {
+  encode(message: AttachNamespaceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== '') {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.ifName !== '') {
+      writer.uint32(18).string(message.ifName);
+    }
+    if (message.netnsPath !== '') {
+      writer.uint32(26).string(message.netnsPath);
+    }
+    if (message.network !== '') {
+      writer.uint32(34).string(message.network);
+    }
+    if (message.origin !== '') {
+      writer.uint32(42).string(message.origin);
+    }
+    if (message.name !== '') {
+      writer.uint32(50).string(message.name);
+    }
+    if (message.ipv4Address !== '') {
+      writer.uint32(58).string(message.ipv4Address);
+    }
+    if (message.ipv6Address !== '') {
+      writer.uint32(66).string(message.ipv6Address);
+    }
+    for (const v of message.aliases) {
+      writer.uint32(74).string(v!);
+    }
+    if (message.dns !== false) {
+      writer.uint32(80).bool(message.dns);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachNamespaceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachNamespaceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ifName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.netnsPath = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.network = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.origin = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.ipv4Address = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.ipv6Address = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.aliases.push(reader.string());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.dns = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachNamespaceRequest {
+    return {
+      containerId: isSet(object.containerId)
+        ? globalThis.String(object.containerId)
+        : isSet(object.container_id)
+          ? globalThis.String(object.container_id)
+          : '',
+      ifName: isSet(object.ifName)
+        ? globalThis.String(object.ifName)
+        : isSet(object.if_name)
+          ? globalThis.String(object.if_name)
+          : '',
+      netnsPath: isSet(object.netnsPath)
+        ? globalThis.String(object.netnsPath)
+        : isSet(object.netns_path)
+          ? globalThis.String(object.netns_path)
+          : '',
+      network: isSet(object.network) ? globalThis.String(object.network) : '',
+      origin: isSet(object.origin) ? globalThis.String(object.origin) : '',
+      name: isSet(object.name) ? globalThis.String(object.name) : '',
+      ipv4Address: isSet(object.ipv4Address)
+        ? globalThis.String(object.ipv4Address)
+        : isSet(object.ipv4_address)
+          ? globalThis.String(object.ipv4_address)
+          : '',
+      ipv6Address: isSet(object.ipv6Address)
+        ? globalThis.String(object.ipv6Address)
+        : isSet(object.ipv6_address)
+          ? globalThis.String(object.ipv6_address)
+          : '',
+      aliases: globalThis.Array.isArray(object?.aliases) ? object.aliases.map((e: any) => globalThis.String(e)) : [],
+      dns: isSet(object.dns) ? globalThis.Boolean(object.dns) : false,
+    };
+  },
+
+  toJSON(message: AttachNamespaceRequest): unknown {
+    const obj: any = {};
+    if (message.containerId !== '') {
+      obj.containerId = message.containerId;
+    }
+    if (message.ifName !== '') {
+      obj.ifName = message.ifName;
+    }
+    if (message.netnsPath !== '') {
+      obj.netnsPath = message.netnsPath;
+    }
+    if (message.network !== '') {
+      obj.network = message.network;
+    }
+    if (message.origin !== '') {
+      obj.origin = message.origin;
+    }
+    if (message.name !== '') {
+      obj.name = message.name;
+    }
+    if (message.ipv4Address !== '') {
+      obj.ipv4Address = message.ipv4Address;
+    }
+    if (message.ipv6Address !== '') {
+      obj.ipv6Address = message.ipv6Address;
+    }
+    if (message.aliases?.length) {
+      obj.aliases = message.aliases;
+    }
+    if (message.dns !== false) {
+      obj.dns = message.dns;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttachNamespaceRequest>): AttachNamespaceRequest {
+    return AttachNamespaceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AttachNamespaceRequest>): AttachNamespaceRequest {
+    const message = createBaseAttachNamespaceRequest();
+    message.containerId = object.containerId ?? '';
+    message.ifName = object.ifName ?? '';
+    message.netnsPath = object.netnsPath ?? '';
+    message.network = object.network ?? '';
+    message.origin = object.origin ?? '';
+    message.name = object.name ?? '';
+    message.ipv4Address = object.ipv4Address ?? '';
+    message.ipv6Address = object.ipv6Address ?? '';
+    message.aliases = object.aliases?.map((e) => e) || [];
+    message.dns = object.dns ?? false;
+    return message;
+  },
+};
+
+function createBaseAttachNamespaceResponse(): AttachNamespaceResponse {
+  return { attachment: undefined, dnsServers: [], dnsSearch: [], dnsOptions: [] };
+}
+
+export const AttachNamespaceResponse: MessageFns<AttachNamespaceResponse> = {
+  encode(message: AttachNamespaceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.attachment !== undefined) {
+      NamespaceAttachment.encode(message.attachment, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.dnsServers) {
+      writer.uint32(18).string(v!);
+    }
+    for (const v of message.dnsSearch) {
+      writer.uint32(26).string(v!);
+    }
+    for (const v of message.dnsOptions) {
+      writer.uint32(34).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AttachNamespaceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAttachNamespaceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.attachment = NamespaceAttachment.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.dnsServers.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.dnsSearch.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.dnsOptions.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AttachNamespaceResponse {
+    return {
+      attachment: isSet(object.attachment) ? NamespaceAttachment.fromJSON(object.attachment) : undefined,
+      dnsServers: globalThis.Array.isArray(object?.dnsServers)
+        ? object.dnsServers.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.dns_servers)
+          ? object.dns_servers.map((e: any) => globalThis.String(e))
+          : [],
+      dnsSearch: globalThis.Array.isArray(object?.dnsSearch)
+        ? object.dnsSearch.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.dns_search)
+          ? object.dns_search.map((e: any) => globalThis.String(e))
+          : [],
+      dnsOptions: globalThis.Array.isArray(object?.dnsOptions)
+        ? object.dnsOptions.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.dns_options)
+          ? object.dns_options.map((e: any) => globalThis.String(e))
+          : [],
+    };
+  },
+
+  toJSON(message: AttachNamespaceResponse): unknown {
+    const obj: any = {};
+    if (message.attachment !== undefined) {
+      obj.attachment = NamespaceAttachment.toJSON(message.attachment);
+    }
+    if (message.dnsServers?.length) {
+      obj.dnsServers = message.dnsServers;
+    }
+    if (message.dnsSearch?.length) {
+      obj.dnsSearch = message.dnsSearch;
+    }
+    if (message.dnsOptions?.length) {
+      obj.dnsOptions = message.dnsOptions;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<AttachNamespaceResponse>): AttachNamespaceResponse {
+    return AttachNamespaceResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AttachNamespaceResponse>): AttachNamespaceResponse {
+    const message = createBaseAttachNamespaceResponse();
+    message.attachment =
+      object.attachment !== undefined && object.attachment !== null
+        ? NamespaceAttachment.fromPartial(object.attachment)
+        : undefined;
+    message.dnsServers = object.dnsServers?.map((e) => e) || [];
+    message.dnsSearch = object.dnsSearch?.map((e) => e) || [];
+    message.dnsOptions = object.dnsOptions?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseDetachNamespaceRequest(): DetachNamespaceRequest {
+  return { containerId: '', ifName: '' };
+}
+
+export const DetachNamespaceRequest: MessageFns<DetachNamespaceRequest> = {
+  encode(message: DetachNamespaceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== '') {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.ifName !== '') {
+      writer.uint32(18).string(message.ifName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DetachNamespaceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDetachNamespaceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ifName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DetachNamespaceRequest {
+    return {
+      containerId: isSet(object.containerId)
+        ? globalThis.String(object.containerId)
+        : isSet(object.container_id)
+          ? globalThis.String(object.container_id)
+          : '',
+      ifName: isSet(object.ifName)
+        ? globalThis.String(object.ifName)
+        : isSet(object.if_name)
+          ? globalThis.String(object.if_name)
+          : '',
+    };
+  },
+
+  toJSON(message: DetachNamespaceRequest): unknown {
+    const obj: any = {};
+    if (message.containerId !== '') {
+      obj.containerId = message.containerId;
+    }
+    if (message.ifName !== '') {
+      obj.ifName = message.ifName;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DetachNamespaceRequest>): DetachNamespaceRequest {
+    return DetachNamespaceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DetachNamespaceRequest>): DetachNamespaceRequest {
+    const message = createBaseDetachNamespaceRequest();
+    message.containerId = object.containerId ?? '';
+    message.ifName = object.ifName ?? '';
+    return message;
+  },
+};
+
+function createBaseDetachNamespaceResponse(): DetachNamespaceResponse {
+  return { detached: false };
+}
+
+export const DetachNamespaceResponse: MessageFns<DetachNamespaceResponse> = {
+  encode(message: DetachNamespaceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.detached !== false) {
+      writer.uint32(8).bool(message.detached);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DetachNamespaceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDetachNamespaceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.detached = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DetachNamespaceResponse {
+    return { detached: isSet(object.detached) ? globalThis.Boolean(object.detached) : false };
+  },
+
+  toJSON(message: DetachNamespaceResponse): unknown {
+    const obj: any = {};
+    if (message.detached !== false) {
+      obj.detached = message.detached;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DetachNamespaceResponse>): DetachNamespaceResponse {
+    return DetachNamespaceResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DetachNamespaceResponse>): DetachNamespaceResponse {
+    const message = createBaseDetachNamespaceResponse();
+    message.detached = object.detached ?? false;
+    return message;
+  },
+};
+
+function createBaseCheckNamespaceRequest(): CheckNamespaceRequest {
+  return { containerId: '', ifName: '', netnsPath: '', network: '', addresses: [], macAddress: '' };
+}
+
+export const CheckNamespaceRequest: MessageFns<CheckNamespaceRequest> = {
+  encode(message: CheckNamespaceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== '') {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.ifName !== '') {
+      writer.uint32(18).string(message.ifName);
+    }
+    if (message.netnsPath !== '') {
+      writer.uint32(26).string(message.netnsPath);
+    }
+    if (message.network !== '') {
+      writer.uint32(34).string(message.network);
+    }
+    for (const v of message.addresses) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.macAddress !== '') {
+      writer.uint32(50).string(message.macAddress);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckNamespaceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckNamespaceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ifName = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.netnsPath = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.network = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.addresses.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.macAddress = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckNamespaceRequest {
+    return {
+      containerId: isSet(object.containerId)
+        ? globalThis.String(object.containerId)
+        : isSet(object.container_id)
+          ? globalThis.String(object.container_id)
+          : '',
+      ifName: isSet(object.ifName)
+        ? globalThis.String(object.ifName)
+        : isSet(object.if_name)
+          ? globalThis.String(object.if_name)
+          : '',
+      netnsPath: isSet(object.netnsPath)
+        ? globalThis.String(object.netnsPath)
+        : isSet(object.netns_path)
+          ? globalThis.String(object.netns_path)
+          : '',
+      network: isSet(object.network) ? globalThis.String(object.network) : '',
+      addresses: globalThis.Array.isArray(object?.addresses)
+        ? object.addresses.map((e: any) => globalThis.String(e))
+        : [],
+      macAddress: isSet(object.macAddress)
+        ? globalThis.String(object.macAddress)
+        : isSet(object.mac_address)
+          ? globalThis.String(object.mac_address)
+          : '',
+    };
+  },
+
+  toJSON(message: CheckNamespaceRequest): unknown {
+    const obj: any = {};
+    if (message.containerId !== '') {
+      obj.containerId = message.containerId;
+    }
+    if (message.ifName !== '') {
+      obj.ifName = message.ifName;
+    }
+    if (message.netnsPath !== '') {
+      obj.netnsPath = message.netnsPath;
+    }
+    if (message.network !== '') {
+      obj.network = message.network;
+    }
+    if (message.addresses?.length) {
+      obj.addresses = message.addresses;
+    }
+    if (message.macAddress !== '') {
+      obj.macAddress = message.macAddress;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CheckNamespaceRequest>): CheckNamespaceRequest {
+    return CheckNamespaceRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CheckNamespaceRequest>): CheckNamespaceRequest {
+    const message = createBaseCheckNamespaceRequest();
+    message.containerId = object.containerId ?? '';
+    message.ifName = object.ifName ?? '';
+    message.netnsPath = object.netnsPath ?? '';
+    message.network = object.network ?? '';
+    message.addresses = object.addresses?.map((e) => e) || [];
+    message.macAddress = object.macAddress ?? '';
+    return message;
+  },
+};
+
+function createBaseCheckNamespaceResponse(): CheckNamespaceResponse {
+  return { attachment: undefined };
+}
+
+export const CheckNamespaceResponse: MessageFns<CheckNamespaceResponse> = {
+  encode(message: CheckNamespaceResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.attachment !== undefined) {
+      NamespaceAttachment.encode(message.attachment, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CheckNamespaceResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCheckNamespaceResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.attachment = NamespaceAttachment.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CheckNamespaceResponse {
+    return { attachment: isSet(object.attachment) ? NamespaceAttachment.fromJSON(object.attachment) : undefined };
+  },
+
+  toJSON(message: CheckNamespaceResponse): unknown {
+    const obj: any = {};
+    if (message.attachment !== undefined) {
+      obj.attachment = NamespaceAttachment.toJSON(message.attachment);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CheckNamespaceResponse>): CheckNamespaceResponse {
+    return CheckNamespaceResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CheckNamespaceResponse>): CheckNamespaceResponse {
+    const message = createBaseCheckNamespaceResponse();
+    message.attachment =
+      object.attachment !== undefined && object.attachment !== null
+        ? NamespaceAttachment.fromPartial(object.attachment)
+        : undefined;
+    return message;
+  },
+};
+
+function createBaseNamespaceKey(): NamespaceKey {
+  return { containerId: '', ifName: '' };
+}
+
+export const NamespaceKey: MessageFns<NamespaceKey> = {
+  encode(message: NamespaceKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.containerId !== '') {
+      writer.uint32(10).string(message.containerId);
+    }
+    if (message.ifName !== '') {
+      writer.uint32(18).string(message.ifName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NamespaceKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNamespaceKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.containerId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ifName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NamespaceKey {
+    return {
+      containerId: isSet(object.containerId)
+        ? globalThis.String(object.containerId)
+        : isSet(object.container_id)
+          ? globalThis.String(object.container_id)
+          : '',
+      ifName: isSet(object.ifName)
+        ? globalThis.String(object.ifName)
+        : isSet(object.if_name)
+          ? globalThis.String(object.if_name)
+          : '',
+    };
+  },
+
+  toJSON(message: NamespaceKey): unknown {
+    const obj: any = {};
+    if (message.containerId !== '') {
+      obj.containerId = message.containerId;
+    }
+    if (message.ifName !== '') {
+      obj.ifName = message.ifName;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NamespaceKey>): NamespaceKey {
+    return NamespaceKey.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NamespaceKey>): NamespaceKey {
+    const message = createBaseNamespaceKey();
+    message.containerId = object.containerId ?? '';
+    message.ifName = object.ifName ?? '';
+    return message;
+  },
+};
+
+function createBaseGcNamespacesRequest(): GcNamespacesRequest {
+  return { origin: '', valid: [] };
+}
+
+export const GcNamespacesRequest: MessageFns<GcNamespacesRequest> = {
+  encode(message: GcNamespacesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.origin !== '') {
+      writer.uint32(10).string(message.origin);
+    }
+    for (const v of message.valid) {
+      NamespaceKey.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GcNamespacesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGcNamespacesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.origin = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.valid.push(NamespaceKey.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GcNamespacesRequest {
+    return {
+      origin: isSet(object.origin) ? globalThis.String(object.origin) : '',
+      valid: globalThis.Array.isArray(object?.valid) ? object.valid.map((e: any) => NamespaceKey.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: GcNamespacesRequest): unknown {
+    const obj: any = {};
+    if (message.origin !== '') {
+      obj.origin = message.origin;
+    }
+    if (message.valid?.length) {
+      obj.valid = message.valid.map((e) => NamespaceKey.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GcNamespacesRequest>): GcNamespacesRequest {
+    return GcNamespacesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GcNamespacesRequest>): GcNamespacesRequest {
+    const message = createBaseGcNamespacesRequest();
+    message.origin = object.origin ?? '';
+    message.valid = object.valid?.map((e) => NamespaceKey.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseGcNamespacesResponse(): GcNamespacesResponse {
+  return { detachedIds: [] };
+}
+
+export const GcNamespacesResponse: MessageFns<GcNamespacesResponse> = {
+  encode(message: GcNamespacesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.detachedIds) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GcNamespacesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGcNamespacesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.detachedIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GcNamespacesResponse {
+    return {
+      detachedIds: globalThis.Array.isArray(object?.detachedIds)
+        ? object.detachedIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.detached_ids)
+          ? object.detached_ids.map((e: any) => globalThis.String(e))
+          : [],
+    };
+  },
+
+  toJSON(message: GcNamespacesResponse): unknown {
+    const obj: any = {};
+    if (message.detachedIds?.length) {
+      obj.detachedIds = message.detachedIds;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<GcNamespacesResponse>): GcNamespacesResponse {
+    return GcNamespacesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GcNamespacesResponse>): GcNamespacesResponse {
+    const message = createBaseGcNamespacesResponse();
+    message.detachedIds = object.detachedIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseListNamespacesRequest(): ListNamespacesRequest {
+  return {};
+}
+
+export const ListNamespacesRequest: MessageFns<ListNamespacesRequest> = {
+  encode(_: ListNamespacesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNamespacesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNamespacesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListNamespacesRequest {
+    return {};
+  },
+
+  toJSON(_: ListNamespacesRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListNamespacesRequest>): ListNamespacesRequest {
+    return ListNamespacesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ListNamespacesRequest>): ListNamespacesRequest {
+    const message = createBaseListNamespacesRequest();
+    return message;
+  },
+};
+
+function createBaseListNamespacesResponse(): ListNamespacesResponse {
+  return { attachments: [] };
+}
+
+export const ListNamespacesResponse: MessageFns<ListNamespacesResponse> = {
+  encode(message: ListNamespacesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.attachments) {
+      NamespaceAttachment.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListNamespacesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListNamespacesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.attachments.push(NamespaceAttachment.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListNamespacesResponse {
+    return {
+      attachments: globalThis.Array.isArray(object?.attachments)
+        ? object.attachments.map((e: any) => NamespaceAttachment.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListNamespacesResponse): unknown {
+    const obj: any = {};
+    if (message.attachments?.length) {
+      obj.attachments = message.attachments.map((e) => NamespaceAttachment.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListNamespacesResponse>): ListNamespacesResponse {
+    return ListNamespacesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListNamespacesResponse>): ListNamespacesResponse {
+    const message = createBaseListNamespacesResponse();
+    message.attachments = object.attachments?.map((e) => NamespaceAttachment.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /** Served only on the daemon's local unix socket (root-only): what a host does to itself. */
 export type LocalControlService = typeof LocalControlService;
 export const LocalControlService = {
@@ -7184,6 +8937,74 @@ export const LocalControlService = {
       Buffer.from(DisconnectNetworkResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DisconnectNetworkResponse => DisconnectNetworkResponse.decode(value),
   },
+  /**
+   * Network namespaces created by another runtime (CNI plugins, the Docker remote driver).
+   * Attaches a namespace to an attachable network as an endpoint: addresses from the managers,
+   * the interface inside the namespace, routes, and (if dns) the resolver at 127.0.0.11. Returns
+   * once the interface is in place. Idempotent for the same container ID, interface and
+   * namespace; ALREADY_EXISTS when that attachment exists with another namespace or network.
+   */
+  attachNamespace: {
+    path: '/vxmesh.v1.LocalControl/AttachNamespace' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AttachNamespaceRequest): Buffer =>
+      Buffer.from(AttachNamespaceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AttachNamespaceRequest => AttachNamespaceRequest.decode(value),
+    responseSerialize: (value: AttachNamespaceResponse): Buffer =>
+      Buffer.from(AttachNamespaceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AttachNamespaceResponse => AttachNamespaceResponse.decode(value),
+  },
+  /** Removes the interface and gives the endpoint back; nothing attached is not an error (CNI DEL). */
+  detachNamespace: {
+    path: '/vxmesh.v1.LocalControl/DetachNamespace' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DetachNamespaceRequest): Buffer =>
+      Buffer.from(DetachNamespaceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DetachNamespaceRequest => DetachNamespaceRequest.decode(value),
+    responseSerialize: (value: DetachNamespaceResponse): Buffer =>
+      Buffer.from(DetachNamespaceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DetachNamespaceResponse => DetachNamespaceResponse.decode(value),
+  },
+  /**
+   * Verifies an attachment: its record, and the interface in the namespace with its MAC and
+   * addresses. FAILED_PRECONDITION naming what differs; NOT_FOUND without an attachment.
+   */
+  checkNamespace: {
+    path: '/vxmesh.v1.LocalControl/CheckNamespace' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CheckNamespaceRequest): Buffer =>
+      Buffer.from(CheckNamespaceRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CheckNamespaceRequest => CheckNamespaceRequest.decode(value),
+    responseSerialize: (value: CheckNamespaceResponse): Buffer =>
+      Buffer.from(CheckNamespaceResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CheckNamespaceResponse => CheckNamespaceResponse.decode(value),
+  },
+  /** Detaches every attachment of `origin` not listed as valid (CNI GC). */
+  gcNamespaces: {
+    path: '/vxmesh.v1.LocalControl/GcNamespaces' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GcNamespacesRequest): Buffer => Buffer.from(GcNamespacesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GcNamespacesRequest => GcNamespacesRequest.decode(value),
+    responseSerialize: (value: GcNamespacesResponse): Buffer =>
+      Buffer.from(GcNamespacesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GcNamespacesResponse => GcNamespacesResponse.decode(value),
+  },
+  /** This node's namespace attachments, oldest first. */
+  listNamespaces: {
+    path: '/vxmesh.v1.LocalControl/ListNamespaces' as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListNamespacesRequest): Buffer =>
+      Buffer.from(ListNamespacesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListNamespacesRequest => ListNamespacesRequest.decode(value),
+    responseSerialize: (value: ListNamespacesResponse): Buffer =>
+      Buffer.from(ListNamespacesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListNamespacesResponse => ListNamespacesResponse.decode(value),
+  },
 } as const;
 
 export interface LocalControlServer extends UntypedServiceImplementation {
@@ -7209,6 +9030,25 @@ export interface LocalControlServer extends UntypedServiceImplementation {
   connectNetwork: handleUnaryCall<ConnectNetworkRequest, ConnectNetworkResponse>;
   /** force: also removes an endpoint whose container is gone. */
   disconnectNetwork: handleUnaryCall<DisconnectNetworkRequest, DisconnectNetworkResponse>;
+  /**
+   * Network namespaces created by another runtime (CNI plugins, the Docker remote driver).
+   * Attaches a namespace to an attachable network as an endpoint: addresses from the managers,
+   * the interface inside the namespace, routes, and (if dns) the resolver at 127.0.0.11. Returns
+   * once the interface is in place. Idempotent for the same container ID, interface and
+   * namespace; ALREADY_EXISTS when that attachment exists with another namespace or network.
+   */
+  attachNamespace: handleUnaryCall<AttachNamespaceRequest, AttachNamespaceResponse>;
+  /** Removes the interface and gives the endpoint back; nothing attached is not an error (CNI DEL). */
+  detachNamespace: handleUnaryCall<DetachNamespaceRequest, DetachNamespaceResponse>;
+  /**
+   * Verifies an attachment: its record, and the interface in the namespace with its MAC and
+   * addresses. FAILED_PRECONDITION naming what differs; NOT_FOUND without an attachment.
+   */
+  checkNamespace: handleUnaryCall<CheckNamespaceRequest, CheckNamespaceResponse>;
+  /** Detaches every attachment of `origin` not listed as valid (CNI GC). */
+  gcNamespaces: handleUnaryCall<GcNamespacesRequest, GcNamespacesResponse>;
+  /** This node's namespace attachments, oldest first. */
+  listNamespaces: handleUnaryCall<ListNamespacesRequest, ListNamespacesResponse>;
 }
 
 export interface LocalControlClient extends Client {
@@ -7398,6 +9238,95 @@ export interface LocalControlClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DisconnectNetworkResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Network namespaces created by another runtime (CNI plugins, the Docker remote driver).
+   * Attaches a namespace to an attachable network as an endpoint: addresses from the managers,
+   * the interface inside the namespace, routes, and (if dns) the resolver at 127.0.0.11. Returns
+   * once the interface is in place. Idempotent for the same container ID, interface and
+   * namespace; ALREADY_EXISTS when that attachment exists with another namespace or network.
+   */
+  attachNamespace(
+    request: AttachNamespaceRequest,
+    callback: (error: ServiceError | null, response: AttachNamespaceResponse) => void,
+  ): ClientUnaryCall;
+  attachNamespace(
+    request: AttachNamespaceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AttachNamespaceResponse) => void,
+  ): ClientUnaryCall;
+  attachNamespace(
+    request: AttachNamespaceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AttachNamespaceResponse) => void,
+  ): ClientUnaryCall;
+  /** Removes the interface and gives the endpoint back; nothing attached is not an error (CNI DEL). */
+  detachNamespace(
+    request: DetachNamespaceRequest,
+    callback: (error: ServiceError | null, response: DetachNamespaceResponse) => void,
+  ): ClientUnaryCall;
+  detachNamespace(
+    request: DetachNamespaceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DetachNamespaceResponse) => void,
+  ): ClientUnaryCall;
+  detachNamespace(
+    request: DetachNamespaceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DetachNamespaceResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Verifies an attachment: its record, and the interface in the namespace with its MAC and
+   * addresses. FAILED_PRECONDITION naming what differs; NOT_FOUND without an attachment.
+   */
+  checkNamespace(
+    request: CheckNamespaceRequest,
+    callback: (error: ServiceError | null, response: CheckNamespaceResponse) => void,
+  ): ClientUnaryCall;
+  checkNamespace(
+    request: CheckNamespaceRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CheckNamespaceResponse) => void,
+  ): ClientUnaryCall;
+  checkNamespace(
+    request: CheckNamespaceRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CheckNamespaceResponse) => void,
+  ): ClientUnaryCall;
+  /** Detaches every attachment of `origin` not listed as valid (CNI GC). */
+  gcNamespaces(
+    request: GcNamespacesRequest,
+    callback: (error: ServiceError | null, response: GcNamespacesResponse) => void,
+  ): ClientUnaryCall;
+  gcNamespaces(
+    request: GcNamespacesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GcNamespacesResponse) => void,
+  ): ClientUnaryCall;
+  gcNamespaces(
+    request: GcNamespacesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GcNamespacesResponse) => void,
+  ): ClientUnaryCall;
+  /** This node's namespace attachments, oldest first. */
+  listNamespaces(
+    request: ListNamespacesRequest,
+    callback: (error: ServiceError | null, response: ListNamespacesResponse) => void,
+  ): ClientUnaryCall;
+  listNamespaces(
+    request: ListNamespacesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListNamespacesResponse) => void,
+  ): ClientUnaryCall;
+  listNamespaces(
+    request: ListNamespacesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListNamespacesResponse) => void,
   ): ClientUnaryCall;
 }
 
