@@ -54,13 +54,15 @@ describe('containers on attachable overlays (control path, recorded dataplane)',
     expect(await namespaceExists(a1?.namespace ?? 'none')).toBe(true);
 
     // Each node's dataplane spec: the overlay with its own endpoint local and the other's remote.
-    await waitUntil(() => (m.driver.last?.overlays[0]?.remoteEndpoints.length ?? 0) === 1, 10_000, 'manager sees alpine2');
-    await waitUntil(() => (w.driver.last?.overlays[0]?.remoteEndpoints.length ?? 0) === 1, 10_000, 'worker sees alpine1');
+    // Every node also serves the ingress overlay (its routing-mesh sandbox): pick test-net by its gateway.
+    const testNet = (s: typeof m.driver.last) => s?.overlays.find((o) => o.subnets[0]?.gatewayCidr === '10.10.0.1/24');
+    await waitUntil(() => (testNet(m.driver.last)?.remoteEndpoints.length ?? 0) === 1, 10_000, 'manager sees alpine2');
+    await waitUntil(() => (testNet(w.driver.last)?.remoteEndpoints.length ?? 0) === 1, 10_000, 'worker sees alpine1');
     const spec = m.driver.last;
-    expect(spec?.overlays[0]?.subnets[0]).toMatchObject({ vni: expect.any(Number) as number, gatewayCidr: '10.10.0.1/24' });
-    expect(spec?.overlays[0]?.localEndpoints[0]).toMatchObject({ ifName: 'eth0', containerNamespace: a1?.namespace });
-    expect(spec?.overlays[0]?.remoteEndpoints[0]).toMatchObject({ ipv4: '10.10.0.50', vtep: '127.0.0.1' });
-    expect(spec?.egress?.attachments.map((e) => e.containerId)).toEqual([a1?.id]);
+    expect(testNet(spec)?.subnets[0]).toMatchObject({ vni: expect.any(Number) as number, gatewayCidr: '10.10.0.1/24' });
+    expect(testNet(spec)?.localEndpoints[0]).toMatchObject({ ifName: 'eth0', containerNamespace: a1?.namespace });
+    expect(testNet(spec)?.remoteEndpoints[0]).toMatchObject({ ipv4: '10.10.0.50', vtep: '127.0.0.1' });
+    expect(spec?.egress?.attachments.map((e) => e.containerId).filter((id) => id !== 'ingress-sbox')).toEqual([a1?.id]);
 
     // Same name on the same node is refused; the same static address elsewhere too.
     await expect(run(w, { name: 'alpine2' })).rejects.toThrow(/already in use/);
@@ -69,8 +71,8 @@ describe('containers on attachable overlays (control path, recorded dataplane)',
     ).rejects.toThrow(/in use|already/);
 
     await callUnary(w.local.removeContainer.bind(w.local), { ref: 'alpine2', force: true }, 'rm');
-    await waitUntil(() => (m.driver.last?.overlays[0]?.remoteEndpoints.length ?? 1) === 0, 10_000, 'alpine2 gone on the manager');
-    expect(w.driver.last?.overlays).toEqual([]);
+    await waitUntil(() => (testNet(m.driver.last)?.remoteEndpoints.length ?? 1) === 0, 10_000, 'alpine2 gone on the manager');
+    await waitUntil(() => testNet(w.driver.last) === undefined, 10_000, 'test-net gone on the worker');
     await expect(callUnary(m.cluster.removeNetwork.bind(m.cluster), { ref: 'test-net' }, 'rm')).rejects.toThrow(/in use|endpoint/);
     await callUnary(m.local.removeContainer.bind(m.local), { ref: 'alpine1', force: true }, 'rm');
     expect(await namespaceExists(a1?.namespace ?? 'none')).toBe(false);

@@ -50,12 +50,16 @@ describe('kill -9 of the agent in a loop while traffic flows', () => {
       await out.close();
 
       const snapshot = (): Promise<string[]> => kernelSnapshot(prefix, victimNetns);
+      // Only test-net's FDB counts: the victim also serves the ingress overlay (every node's
+      // routing-mesh endpoint), whose entries do not churn here.
+      const [testNet] = JSON.parse(await d(0).cliOk(['network', 'inspect', 'test-net'])) as { Id: string }[];
+      const testNetLabel = `o-${(testNet?.Id ?? '').slice(0, 12)} `;
       /** Converged: the victim holds every endpoint the churn left, and two snapshots agree. */
       const converged = async (expectedPeers: number): Promise<string[]> =>
         waitFor(
           async () => {
             const a = await snapshot();
-            const fdb = a.filter((l) => l.includes(' fdb ')).length;
+            const fdb = a.filter((l) => l.startsWith(testNetLabel) && l.includes(' fdb ')).length;
             if (fdb !== expectedPeers) {
               return false;
             }
