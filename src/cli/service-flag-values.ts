@@ -282,29 +282,35 @@ function shortSyntaxPorts(value: string): PortConfig[] {
 }
 
 /** The long syntax `published=P,target=T[,protocol=tcp|udp][,mode=ingress|host]`. */
-function longSyntaxPort(value: string): PortConfig {
-  let target = 0;
-  let published = 0;
-  let protocol: ProtocolName = 'tcp';
-  let mode: PublishModeName = 'ingress';
+/** The fields a long-syntax port flag names (`published=…,target=…,protocol=…,mode=…`). */
+interface PortFields {
+  target?: number;
+  published?: number;
+  protocol?: ProtocolName;
+  mode?: PublishModeName;
+}
+
+/** Reads the long syntax; `publishedMayBeZero`: whether `published=0` (let the managers pick) is allowed. */
+function longSyntaxFields(value: string, publishedMayBeZero: boolean): PortFields {
+  const fields: PortFields = {};
   for (const field of csvFields(value)) {
     // docker reads keys and values case-insensitively.
     const [key, fieldValue] = splitField(field.toLowerCase());
     switch (key) {
       case 'target': {
-        target = portNumber(fieldValue, 'target port', false);
+        fields.target = portNumber(fieldValue, 'target port', false);
         break;
       }
       case 'published': {
-        published = portNumber(fieldValue, 'published port', true);
+        fields.published = portNumber(fieldValue, 'published port', publishedMayBeZero);
         break;
       }
       case 'protocol': {
-        protocol = protocolOf(fieldValue);
+        fields.protocol = protocolOf(fieldValue);
         break;
       }
       case 'mode': {
-        mode = publishModeOf(fieldValue);
+        fields.mode = publishModeOf(fieldValue);
         break;
       }
       default: {
@@ -312,6 +318,11 @@ function longSyntaxPort(value: string): PortConfig {
       }
     }
   }
+  return fields;
+}
+
+function longSyntaxPort(value: string): PortConfig {
+  const { target = 0, published = 0, protocol = 'tcp', mode = 'ingress' } = longSyntaxFields(value, true);
   if (target === 0) {
     throw new FlagValueError('Missing mandatory field "target".');
   }
@@ -342,34 +353,7 @@ export function parsePublishFlag(value: string, previous: readonly PortConfig[] 
 export function parsePublishRemoveFlag(value: string, previous: readonly PortRemoval[] | undefined): PortRemoval[] {
   let removal: PortRemoval;
   if (isLongSyntax(value)) {
-    let target: number | undefined;
-    let published: number | undefined;
-    let protocol: ProtocolName | undefined;
-    let mode: PublishModeName | undefined;
-    for (const field of csvFields(value)) {
-      const [key, fieldValue] = splitField(field.toLowerCase());
-      switch (key) {
-        case 'target': {
-          target = portNumber(fieldValue, 'target port', false);
-          break;
-        }
-        case 'published': {
-          published = portNumber(fieldValue, 'published port', false);
-          break;
-        }
-        case 'protocol': {
-          protocol = protocolOf(fieldValue);
-          break;
-        }
-        case 'mode': {
-          mode = publishModeOf(fieldValue);
-          break;
-        }
-        default: {
-          throw new FlagValueError(`Invalid field key "${key}"; expected published, target, protocol or mode.`);
-        }
-      }
-    }
+    const { target, published, protocol, mode } = longSyntaxFields(value, false);
     if (target === undefined && published === undefined) {
       throw new FlagValueError('Name the port to remove with published= or target=.');
     }
