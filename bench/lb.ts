@@ -210,6 +210,50 @@ async function tableParts(env: DataplaneHosts, options: Options): Promise<Record
   return out;
 }
 
+/** Where the hand-built plain VXLAN path of {@link plainVxlanPath} ends: an extra address of t1. */
+const PLAIN_VXLAN_TARGET = '10.96.0.11';
+
+/**
+ * A reference path for the routing mesh entering on node 0: the outside client reaches t1 through
+ * node 0 and a plain VXLAN between the two hosts' namespaces (its own VNI and UDP port, next to
+ * vxmesh's), without NAT, sandbox or overlay namespaces. t1 gets an extra address on its egress
+ * interface; node 1 routes it there and sends t1's replies from it back over the VXLAN (a source
+ * rule), so both directions take the same hops as the mesh's: client → node 0 → VXLAN → node 1 →
+ * t1. It shows what an extra node and software VXLAN cost by themselves on this machine.
+ */
+async function plainVxlanPath(env: DataplaneHosts, t1Namespace: string): Promise<string> {
+  const [h0, h1, outside] = [env.node(0).host, env.node(1).host, env.node(2).host];
+  const ip = (netns: string, ...args: string[]): Promise<unknown> => runCommand('ip', ['-n', netns, ...args]);
+  for (const [self, peer, addr] of [
+    [h0, h1, '10.97.0.2/30'],
+    [h1, h0, '10.97.0.1/30'],
+  ] as const) {
+    const vxlan = [
+      'type',
+      'vxlan',
+      'id',
+      '4999',
+      'local',
+      self.underlayIp,
+      'remote',
+      peer.underlayIp,
+      'dstport',
+      '4799',
+    ];
+    await ip(self.netns, 'link', 'add', 'vxplain', ...vxlan);
+    await ip(self.netns, 'addr', 'add', addr, 'dev', 'vxplain');
+    await ip(self.netns, 'link', 'set', 'vxplain', 'up');
+    await runCommand('ip', ['netns', 'exec', self.netns, 'sysctl', '-q', '-w', 'net.ipv4.conf.vxplain.rp_filter=0']);
+  }
+  await ip(outside.netns, 'route', 'add', `${PLAIN_VXLAN_TARGET}/32`, 'via', h0.underlayIp);
+  await ip(h0.netns, 'route', 'add', `${PLAIN_VXLAN_TARGET}/32`, 'via', '10.97.0.1', 'dev', 'vxplain');
+  await ip(t1Namespace, 'addr', 'add', `${PLAIN_VXLAN_TARGET}/32`, 'dev', 'eth2');
+  await ip(h1.netns, 'route', 'add', `${PLAIN_VXLAN_TARGET}/32`, 'via', TASKS[0].egressIp, 'dev', 'vxgw0');
+  await ip(h1.netns, 'rule', 'add', 'from', PLAIN_VXLAN_TARGET, 'lookup', '4799');
+  await ip(h1.netns, 'route', 'add', 'default', 'via', '10.97.0.2', 'dev', 'vxplain', 'table', '4799');
+  return `http://${PLAIN_VXLAN_TARGET}/`;
+}
+
 async function meshPart(env: DataplaneHosts, options: Options): Promise<Record<string, unknown>> {
   const mesh = await buildMeshTopology(env);
   // Only t1 serves: both paths end at the same server process, only the network path differs.
@@ -219,32 +263,61 @@ async function meshPart(env: DataplaneHosts, options: Options): Promise<Record<s
   }
   const outsideNs = env.node(2).host.netns;
   await runCommand('ip', ['-n', outsideNs, 'route', 'add', '172.18.0.0/16', 'via', env.node(1).host.underlayIp]);
+  const plainVxlan = await plainVxlanPath(env, mesh.taskNamespaces[0] ?? '');
+  // One source address per measured path of the outside client. The server closes first, so each
+  // connection leaves a TIME_WAIT at t1 for 60 s; paths that keep the client's address (straight,
+  // and the mesh's local slots) would otherwise share t1's 4-tuples, and a SYN meeting a TIME_WAIT
+  // of another path's connection (randomized timestamp offsets) stalls for a 1 s retransmission:
+  // the straight path fell from ~7,000 to ~1,500 req/s after the first pair that way.
+  const sources = [1, 2, 3, 4, 5].map((i) => `198.51.100.${200 + i}`);
+  for (const addr of sources) {
+    await runCommand('ip', ['-n', outsideNs, 'addr', 'add', `${addr}/24`, 'dev', env.node(2).host.ifname]);
+  }
+  const source = (i: number): string => sources[i] ?? '';
   const outside = await LbClient.start(outsideNs);
   const cc = await LbClient.start(mesh.ccNamespace);
   try {
     const t1 = TASKS[0];
-    const pairs = [
+    type Path = { url: string; from?: string };
+    const pairs: {
+      name: string;
+      client: LbClient;
+      via: Path;
+      direct: Path;
+      reference?: { name: string; path: Path };
+    }[] = [
       {
         name: "routing mesh, entering on the task's node",
         client: outside,
-        via: `http://${env.node(1).host.underlayIp}:${MESH_PORT}/`,
-        direct: `http://${t1.egressIp}/`,
+        via: { url: `http://${env.node(1).host.underlayIp}:${MESH_PORT}/`, from: source(0) },
+        direct: { url: `http://${t1.egressIp}/`, from: source(1) },
       },
       {
         name: 'routing mesh, entering on another node (VXLAN)',
         client: outside,
-        via: `http://${env.node(0).host.underlayIp}:${MESH_PORT}/`,
-        direct: `http://${t1.egressIp}/`,
+        via: { url: `http://${env.node(0).host.underlayIp}:${MESH_PORT}/`, from: source(2) },
+        direct: { url: `http://${t1.egressIp}/`, from: source(3) },
+        reference: {
+          name: 'plain VXLAN through node 0 to t1, no NAT (plainVxlanPath)',
+          path: { url: plainVxlan, from: source(4) },
+        },
       },
-      { name: 'service VIP', client: cc, via: `http://${APP_VIP}/`, direct: `http://${t1.appIp}/` },
+      { name: 'service VIP', client: cc, via: { url: `http://${APP_VIP}/` }, direct: { url: `http://${t1.appIp}/` } },
     ];
     const out: Record<string, unknown> = {};
     for (const pair of pairs) {
       const viaRps: number[] = [];
       const directRps: number[] = [];
-      const run = async (url: string): Promise<number> => {
+      const referenceRps: number[] = [];
+      const run = async ({ url, from }: Path): Promise<number> => {
         const r = await pair.client.call<HttpRun>(
-          { op: 'http', url, count: options.requests, concurrency: 8 },
+          {
+            op: 'http',
+            url,
+            count: options.requests,
+            concurrency: 8,
+            ...(from === undefined ? {} : { localAddress: from }),
+          },
           300_000,
         );
         if (r.failed > 0 || (r.names['t1'] ?? 0) !== options.requests) {
@@ -254,9 +327,15 @@ async function meshPart(env: DataplaneHosts, options: Options): Promise<Record<s
       };
       await run(pair.via); // warm-up (ARP, JIT)
       await run(pair.direct);
+      if (pair.reference !== undefined) {
+        await run(pair.reference.path);
+      }
       for (let rep = 0; rep < options.reps; rep++) {
         viaRps.push(await run(pair.via));
         directRps.push(await run(pair.direct));
+        if (pair.reference !== undefined) {
+          referenceRps.push(await run(pair.reference.path));
+        }
       }
       const ratios = viaRps.map((v, i) => v / (directRps[i] ?? Number.NaN));
       out[pair.name] = { viaRps: median(viaRps), directRps: median(directRps), ratio: median(ratios) };
@@ -267,6 +346,15 @@ async function meshPart(env: DataplaneHosts, options: Options): Promise<Record<s
       console.log(
         `    all reps, req/s: via ${viaRps.map(Math.round).join(' ')}; direct ${directRps.map(Math.round).join(' ')}`,
       );
+      if (pair.reference !== undefined) {
+        const refVsDirect = median(referenceRps.map((r, i) => r / (directRps[i] ?? Number.NaN)));
+        const viaVsRef = median(viaRps.map((v, i) => v / (referenceRps[i] ?? Number.NaN)));
+        out[pair.name] = { ...(out[pair.name] as object), referenceRps: median(referenceRps), refVsDirect, viaVsRef };
+        console.log(
+          `    reference, ${pair.reference.name}: ${Math.round(median(referenceRps))} req/s = ${refVsDirect.toFixed(2)}x ` +
+            `straight; the mesh = ${viaVsRef.toFixed(2)}x this path (reps: ${referenceRps.map(Math.round).join(' ')})`,
+        );
+      }
     }
     return out;
   } finally {

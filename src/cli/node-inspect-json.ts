@@ -1,4 +1,4 @@
-import type { ResolverCounters } from '../gen/vxmesh/v1/dispatcher.js';
+import type { EncryptionStatus, ResolverCounters } from '../gen/vxmesh/v1/dispatcher.js';
 import type { NodeRecord } from './daemon-api.js';
 import { hostPart } from '../common/net/host-part.js';
 import { availabilityText, reachabilityText, roleText, statusText } from './node-text.js';
@@ -39,6 +39,65 @@ export interface DockerNodeJson {
     readonly LastError: string;
     /** The node's embedded DNS (127.0.0.11); absent when the agent reports none. */
     readonly Resolver?: DockerNodeResolverJson;
+    /** Encrypted overlays on the node (`--opt encrypted`); absent when the agent reports none. */
+    readonly Encryption?: DockerNodeEncryptionJson;
+  };
+}
+
+/**
+ * A node's encrypted overlays: whether its kernel can enforce them (when not, attaching to an
+ * encrypted network fails there and `Error` says why), its keys, and per peer its SAs.
+ */
+export interface DockerNodeEncryptionJson {
+  readonly Supported: boolean;
+  /** Empty when everything is fine. */
+  readonly Error: string;
+  /** Tags of the keys the node holds, oldest first, and the one it transmits with (0: none). */
+  readonly KeyTags: readonly number[];
+  readonly TxKeyTag: number;
+  /** Plaintext VXLAN for encrypted networks the node dropped. */
+  readonly PlaintextDropped: number;
+  /** The kernel's non-zero XFRM error counters (/proc/net/xfrm_stat), e.g. XfrmInStateProtoError. */
+  readonly XfrmErrors: Readonly<Record<string, number>>;
+  readonly Tunnels: readonly DockerNodeTunnelJson[];
+}
+
+/** The SAs between the node and one peer. */
+export interface DockerNodeTunnelJson {
+  readonly Node: string;
+  readonly Addr: string;
+  /** "up", "partial" (something missing: see Error) or "down". */
+  readonly State: string;
+  /** SPI of the outbound SA, "0x…"; "" without one. */
+  readonly TxSPI: string;
+  readonly TxPackets: number;
+  /** Inbound SAs present (one per key of the ring). */
+  readonly RxSAs: number;
+  readonly RxPackets: number;
+  /** Inbound packets dropped as replays, and failing the integrity check (a wrong or stale key). */
+  readonly ReplayDropped: number;
+  readonly IntegrityFailed: number;
+}
+
+function encryptionJson(e: EncryptionStatus): DockerNodeEncryptionJson {
+  return {
+    Supported: e.supported,
+    Error: e.error,
+    KeyTags: [...e.keyTags],
+    TxKeyTag: e.txTag,
+    PlaintextDropped: Number(e.plaintextDropped),
+    XfrmErrors: Object.fromEntries(Object.entries(e.xfrmErrors).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, Number(v)])),
+    Tunnels: e.tunnels.map((t) => ({
+      Node: t.nodeId,
+      Addr: t.addr,
+      State: t.state,
+      TxSPI: t.txSpi === 0 ? '' : `0x${t.txSpi.toString(16).padStart(8, '0')}`,
+      TxPackets: Number(t.txPackets),
+      RxSAs: t.rxSas,
+      RxPackets: Number(t.rxPackets),
+      ReplayDropped: Number(t.replayDropped),
+      IntegrityFailed: Number(t.integrityFailed),
+    })),
   };
 }
 
@@ -102,6 +161,7 @@ export function dockerNodeJson(view: NodeRecord): DockerNodeJson {
           Items: view.agent.itemCount,
           LastError: view.agent.lastError,
           ...(view.agent.resolver ? { Resolver: resolverJson(view.agent.resolver) } : {}),
+          ...(view.agent.encryption ? { Encryption: encryptionJson(view.agent.encryption) } : {}),
         },
       }
     : {};

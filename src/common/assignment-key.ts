@@ -18,6 +18,10 @@ export function assignmentKey(a: Assignment): string {
     case 'service': {
       return `service/${a.item.value.id}`;
     }
+    case 'networkKeys': {
+      // One item per node: the cluster's IPsec keys.
+      return 'network-keys/cluster';
+    }
     default: {
       return 'unknown/';
     }

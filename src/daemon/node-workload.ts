@@ -17,7 +17,17 @@ import type { ExternalNamespaceDriver } from '../worker/external/index.js';
 import type { NodeDataplaneSpec } from '../vxlan/dataplane-spec.js';
 import { ingressSandboxName } from '../vxlan/lb/lb-names.js';
 import { deleteNamespace, ensureNamespace, namespaceExists } from '../worker/containers/network-namespaces.js';
-import type { ResolverCounters } from '../gen/vxmesh/v1/dispatcher.js';
+import type { EncryptionStatus, ResolverCounters } from '../gen/vxmesh/v1/dispatcher.js';
+import type { Network } from '../gen/vxmesh/v1/network.js';
+import type { AttachNetworkRequest, AttachNetworkResponse } from '../gen/vxmesh/v1/resource.js';
+import type { TaskContainerRuntime } from '../worker/tasks/task-runner.js';
+import { VxmeshError } from '../common/errors.js';
+import { ProcessCommandRunner } from '../vxlan/command-runner-process.js';
+import { readBootId } from '../vxlan/ipsec/boot-id.js';
+import { probeIpsec, unsupportedMessage } from '../vxlan/ipsec/ipsec-probe.js';
+import type { IpsecCapability } from '../vxlan/ipsec/ipsec-probe.js';
+import { readIpsecStatus } from '../vxlan/ipsec/ipsec-status.js';
+import type { IpsecStatus } from '../vxlan/ipsec/ipsec-status.js';
 import { resolverCounters } from './resolver-counters.js';
 
 const log = createLogger('daemon.workload');
@@ -43,6 +53,28 @@ export interface NodeWorkloadOptions {
   readonly dnsDriver?: DnsNamespaceDriver;
   /** Namespaces of other runtimes (CNI, Docker plugin); default: the real bind-mount/ip driver. */
   readonly externalDriver?: ExternalNamespaceDriver;
+  /** What the kernel can do for encrypted overlays (issue 9); default: the real probe and readers. */
+  readonly ipsec?: IpsecSupport;
+}
+
+/** The kernel side of encrypted overlays, as the workload needs it (injected in tests). */
+export interface IpsecSupport {
+  /** Whether the kernel can enforce encrypted overlays (src/vxlan/ipsec/ipsec-probe.ts). */
+  probe(): Promise<IpsecCapability>;
+  /** The kernel's boot ID. */
+  bootId(): string;
+  /** The tunnels' state for `node inspect`. */
+  status(spec: NodeDataplaneSpec): Promise<IpsecStatus | undefined>;
+}
+
+/** The real kernel: probes and reads through `ip` / `nft` in this process's namespace. */
+export function kernelIpsecSupport(namespacePrefix: string): IpsecSupport {
+  const runner = new ProcessCommandRunner();
+  return {
+    probe: () => probeIpsec(runner, { namespacePrefix }),
+    bootId: () => readBootId(),
+    status: (spec) => readIpsecStatus(runner, spec),
+  };
 }
 
 /**
@@ -65,16 +97,46 @@ export class NodeWorkload implements AsyncDisposable {
   /** Path MTU per peer data-path address: a number once measured, undefined while probing or unknown. */
   readonly #pathMtus = new Map<string, number | undefined>();
   #probesRunning = 0;
+  readonly #ipsecSupport: IpsecSupport;
+  /** The probe's verdict; undefined until start() ran it (encrypted overlays refused meanwhile). */
+  #ipsec: IpsecCapability | undefined;
+  #bootId = '';
+  /** The tunnels as last read after a pass. */
+  #ipsecStatus: IpsecStatus | undefined;
 
   constructor(opts: NodeWorkloadOptions) {
     this.#opts = opts;
+    this.#ipsecSupport = opts.ipsec ?? kernelIpsecSupport(opts.namespacePrefix);
     const resources = new ResourceClient(opts.agent);
+    // Encrypted networks on a node that cannot enforce IPsec: the attach is given back and fails.
+    const attach = async (req: AttachNetworkRequest): Promise<AttachNetworkResponse> => {
+      const res = await resources.attach(req);
+      const refusal = this.#encryptionRefusal(res.network, res.networkName || req.network);
+      if (refusal !== undefined) {
+        if (res.endpoint) {
+          await resources.detach(res.endpoint.id).catch((err: unknown) => log.warn({ err }, 'could not give back a refused endpoint'));
+        }
+        throw new VxmeshError('FAILED_PRECONDITION', refusal);
+      }
+      return res;
+    };
     this.dataplane = new DataplaneController({
       // The routing mesh's ingress sandbox namespace must exist before the pass that programs it.
       driver: {
         reconcile: async (spec, signal) => {
           await this.#syncIngressSandbox(spec);
-          return opts.driver.reconcile(spec, signal);
+          const report = await opts.driver.reconcile(spec, signal);
+          if (spec.encryption === undefined || !spec.overlays.some((o) => o.encrypted === true)) {
+            this.#ipsecStatus = undefined;
+          } else {
+            void this.#ipsecSupport.status(spec).then(
+              (status) => {
+                this.#ipsecStatus = status;
+              },
+              (err: unknown) => log.warn({ err }, 'could not read the IPsec state'),
+            );
+          }
+          return report;
         },
       },
       desired: () => this.desiredSpec(),
@@ -96,7 +158,7 @@ export class NodeWorkload implements AsyncDisposable {
       dataRoot: opts.dataRoot,
       namespacePrefix: opts.namespacePrefix,
       clock: opts.clock,
-      attach: (req) => resources.attach(req),
+      attach,
       detach: (endpointId) => resources.detach(endpointId),
       staleEndpoints: (network, ownerName) => this.#staleEndpoints(network, ownerName),
       reconcile: () => {
@@ -114,7 +176,7 @@ export class NodeWorkload implements AsyncDisposable {
       namespacePrefix: opts.namespacePrefix,
       clock: opts.clock,
       driver: opts.externalDriver ?? new LinuxExternalNamespaceDriver(),
-      attach: (req) => resources.attach(req),
+      attach,
       detach: (endpointId) => resources.detach(endpointId),
       endpointsOwnedBy: (ownerId) => endpointsOwnedBy(opts.agent.assignments.items.values(), opts.nodeId, ownerId),
       reconcile: () => {
@@ -124,10 +186,51 @@ export class NodeWorkload implements AsyncDisposable {
       dataplaneError: () => this.dataplane.lastError,
       dns: { prepare: (c) => this.dns.prepare(c), release: (id) => this.dns.release(id) },
     });
-    this.tasks = new TaskRunner({ nodeId: opts.nodeId, agent: opts.agent, runtime: this.runtime, clock: opts.clock });
+    this.tasks = new TaskRunner({ nodeId: opts.nodeId, agent: opts.agent, runtime: this.#taskRuntime(), clock: opts.clock });
+    // Heartbeats carry the encrypted-overlay state (the agent exists before the workload).
+    opts.agent.encryptionStatus = () => this.encryptionStatus();
+  }
+
+  /** The container runtime as tasks use it: a task on an encrypted network is refused here when the kernel cannot enforce it. */
+  #taskRuntime(): TaskContainerRuntime {
+    const runtime = this.runtime;
+    return {
+      list: (all) => runtime.list(all),
+      runTask: (task, networks) => {
+        for (const n of task.networks) {
+          const refusal = this.#encryptionRefusal(networks.get(n.networkId) ?? runtime.networks.get(n.networkId), n.networkName || n.networkId);
+          if (refusal !== undefined) {
+            return Promise.reject(new VxmeshError('FAILED_PRECONDITION', refusal));
+          }
+        }
+        return runtime.runTask(task, networks);
+      },
+      stop: (ref, timeoutSeconds) => runtime.stop(ref, timeoutSeconds),
+      remove: (ref, force) => runtime.remove(ref, force),
+      onContainerExit: (listener) => runtime.onContainerExit(listener),
+    };
+  }
+
+  /** Why this node refuses `network`, or undefined when it may carry it. */
+  #encryptionRefusal(network: Network | undefined, name: string): string | undefined {
+    if (network?.encrypted !== true || this.#ipsec?.supported === true) {
+      return undefined;
+    }
+    return unsupportedMessage(name, this.#ipsec ?? { supported: false, missing: ['the IPsec probe has not run yet'], detail: '' });
   }
 
   async start(): Promise<void> {
+    this.#bootId = this.#ipsecSupport.bootId();
+    this.#ipsec = await this.#ipsecSupport.probe().catch((err: unknown): IpsecCapability => ({
+      supported: false,
+      missing: ['a working IPsec probe'],
+      detail: err instanceof Error ? err.message : String(err),
+    }));
+    if (this.#ipsec.supported) {
+      log.info('kernel can enforce encrypted overlays');
+    } else {
+      log.warn({ missing: this.#ipsec.missing, detail: this.#ipsec.detail }, 'kernel cannot enforce encrypted overlays; they are refused on this node');
+    }
     this.#underlayMtu = await underlayMtu(this.#opts.dataPathAddr).catch((err: unknown) => {
       log.warn({ err }, 'could not read the underlay MTU; assuming 1500');
       return 1500;
@@ -194,6 +297,62 @@ export class NodeWorkload implements AsyncDisposable {
     return known;
   }
 
+  /**
+   * Encrypted overlays on this node, for heartbeats (`node inspect`): whether the kernel can
+   * enforce them, what is wrong, and every tunnel's SAs as last read. Undefined before start().
+   */
+  encryptionStatus(): EncryptionStatus | undefined {
+    const capability = this.#ipsec;
+    if (capability === undefined) {
+      return undefined;
+    }
+    const errors: string[] = [];
+    if (!capability.supported) {
+      // Encrypted networks something here is (still) attached to, none of which gets an overlay.
+      const refused = new Set(
+        [...this.runtime.attachments(), ...this.external.attachments()]
+          .filter(({ network }) => this.#networkOf(network.networkId)?.encrypted === true)
+          .map(({ network }) => network.networkName || network.networkId),
+      );
+      errors.push(
+        refused.size > 0
+          ? unsupportedMessage([...refused].join(', '), capability)
+          : `this node's kernel cannot enforce IPsec (missing: ${capability.missing.join(', ')}); encrypted networks are refused here` +
+              (capability.detail === '' ? '' : ` [${capability.detail}]`),
+      );
+    }
+    const status = capability.supported ? this.#ipsecStatus : undefined;
+    errors.push(...(status?.errors ?? []));
+    const heldBack = this.dataplane.lastReport?.heldBack ?? [];
+    if (capability.supported && heldBack.length > 0) {
+      errors.push(`encrypted overlays not built yet: ${heldBack.join(', ')}`);
+    }
+    return {
+      supported: capability.supported,
+      error: errors.join('; '),
+      keyTags: [...(status?.keyTags ?? [])],
+      txTag: status?.txTag ?? 0,
+      tunnels: (status?.tunnels ?? []).map((t) => ({
+        nodeId: t.nodeId,
+        addr: t.addr,
+        state: t.state,
+        txSpi: t.txSpi ?? 0,
+        txPackets: BigInt(t.txPackets),
+        rxSas: t.rxSas,
+        rxPackets: BigInt(t.rxPackets),
+        replayDropped: BigInt(t.replayDropped),
+        integrityFailed: BigInt(t.integrityFailed),
+      })),
+      plaintextDropped: BigInt(status?.plaintextDropped ?? 0),
+      xfrmErrors: Object.fromEntries(Object.entries(status?.xfrmErrors ?? {}).map(([k, v]) => [k, BigInt(v)])),
+    };
+  }
+
+  #networkOf(networkId: string): Network | undefined {
+    const a = this.#opts.agent.assignments.items.get(`network/${networkId}`);
+    return a?.item?.$case === 'network' ? a.item.value : (this.runtime.networks.get(networkId) ?? this.external.networks.get(networkId));
+  }
+
   /** The MTU of every overlay as the last completed pass programmed it (not rebuilt per heartbeat). */
   overlayMtus(): Record<string, number> {
     return Object.fromEntries((this.dataplane.lastSpec?.overlays ?? []).map((o) => [o.networkId, o.mtu]));
@@ -222,6 +381,7 @@ export class NodeWorkload implements AsyncDisposable {
       attachedNetworks: new Map([...this.runtime.networks, ...this.external.networks]),
       attachments: [...this.runtime.attachments(), ...this.external.attachments()],
       egress: { bridge: EGRESS_BRIDGE, gatewayCidr: `${gateway}/${prefix}` },
+      ...(this.#ipsec?.supported === true ? { ipsec: { bootId: this.#bootId } } : {}),
     });
   }
 

@@ -17,11 +17,13 @@ import type { ObservedDataplane } from './kernel-state.js';
 import { interfaceKey, vethPeerOf } from './link-deletion.js';
 import type { InterfaceRef, LinkDeletion } from './link-deletion.js';
 import { diffLoadBalancing } from './lb/lb-node-diff.js';
-import type { LbTableWrite, PreparedLoadBalancing } from './lb/lb-node-diff.js';
+import type { LbRebase, LbTableWrite, PreparedLoadBalancing } from './lb/lb-node-diff.js';
 import type { ObservedLoadBalancing } from './lb/lb-reader.js';
 import { desiredNftTable, diffNftTable } from './nft-diff.js';
 import { diffOverlay } from './overlay-diff.js';
 import type { OverlayDiff } from './overlay-diff.js';
+import { planIpsec } from './ipsec/ipsec-diff.js';
+import type { ObservedIpsec } from './ipsec/ipsec-reader.js';
 
 /** Facts about the observation that are not kernel state. */
 export interface DiffOptions {
@@ -42,6 +44,8 @@ export interface DiffOptions {
   readonly lbStamp?: number;
   /** The spec's desired LB tables when already computed (while the kernel was being read). */
   readonly lbPrepared?: PreparedLoadBalancing;
+  /** The IPsec state as read (spec with an encryption section); see ipsec/ipsec-diff.ts. */
+  readonly ipsec?: ObservedIpsec;
 }
 
 /** The plan and the problems found while diffing (missing container namespaces, foreign links). */
@@ -50,6 +54,10 @@ export interface DiffResult {
   readonly errors: readonly string[];
   /** The LB transactions of the plan (stage `lb`, tool nft, one per namespace), for the LB cache. */
   readonly lbWrites: readonly LbTableWrite[];
+  /** LB tables left as they are whose basis changed (lb/lb-delta.ts), for the LB cache. */
+  readonly lbRebases: readonly LbRebase[];
+  /** Encrypted overlays (network IDs) this plan does not build: their encryption is not enforced yet. */
+  readonly heldBack?: readonly string[];
 }
 
 function deleteLine(name: string): string {
@@ -61,6 +69,17 @@ export function diffDataplane(spec: NodeDataplaneSpec, observed: ObservedDatapla
   const broken = options.broken ?? new Set<string>();
   const unreadable = new Set([...(options.unreadable ?? [])].filter((n) => !broken.has(n)));
   const errors: string[] = [];
+  // Encrypted overlays exist only while the kernel enforces their encryption (fail closed):
+  // those it does not yet are left out (built by the next pass), unknown ones left as they are.
+  const ipsec = planIpsec(spec, options.ipsec);
+  errors.push(...ipsec.errors);
+  const heldBack = new Set(ipsec.heldBack);
+  const overlays = spec.overlays.filter((o) => !heldBack.has(o.networkId));
+  for (const o of spec.overlays) {
+    if (ipsec.leftAlone.includes(o.networkId)) {
+      unreadable.add(o.namespace);
+    }
+  }
   const builder = new PlanBuilder();
   const ctx = {
     dataPathAddr: canonicalIp(spec.dataPathAddr),
@@ -72,7 +91,7 @@ export function diffDataplane(spec: NodeDataplaneSpec, observed: ObservedDatapla
 
   // Per overlay in the spec.
   const diffs: OverlayDiff[] = [];
-  for (const overlay of spec.overlays) {
+  for (const overlay of overlays) {
     if (unreadable.has(overlay.namespace)) {
       errors.push(`overlay ${overlay.networkId}: namespace ${overlay.namespace} could not be read; left as is`);
       continue;
@@ -84,7 +103,7 @@ export function diffDataplane(spec: NodeDataplaneSpec, observed: ObservedDatapla
 
   // Stale overlay namespaces: every link goes (synchronously, so VNIs and container-side names
   // are free at once), then the namespace.
-  const inSpec = new Set(spec.overlays.map((o) => o.namespace));
+  const inSpec = new Set(overlays.map((o) => o.namespace));
   const ours = overlayNamespacePrefix(spec.namespacePrefix);
   const deletions: LinkDeletion[] = [];
   const staleNamespaces: string[] = [];
@@ -204,10 +223,12 @@ export function diffDataplane(spec: NodeDataplaneSpec, observed: ObservedDatapla
 
   // lb
   let lbWrites: readonly LbTableWrite[] = [];
+  let lbRebases: readonly LbRebase[] = [];
   if (options.lb !== undefined) {
     const lb = diffLoadBalancing(spec, options.lb, options.lbStamp ?? 0, options.lbPrepared);
     errors.push(...lb.errors);
     lbWrites = lb.writes;
+    lbRebases = lb.rebases;
     const scopeOf = (label: string): CommandScope => (label === '' ? DAEMON_SCOPE : netnsScope(label));
     for (const write of lb.writes) {
       builder.add('lb', 'nft', scopeOf(write.namespace), write.lines);
@@ -217,5 +238,8 @@ export function diffDataplane(spec: NodeDataplaneSpec, observed: ObservedDatapla
     }
   }
 
-  return { plan: builder.build(), errors, lbWrites };
+  builder.add('ipsec', 'ip', DAEMON_SCOPE, ipsec.xfrmLines);
+  builder.add('ipsec', 'nft', DAEMON_SCOPE, ipsec.nftLines);
+
+  return { plan: builder.build(), errors, lbWrites, lbRebases, ...(heldBack.size === 0 ? {} : { heldBack: [...heldBack] }) };
 }

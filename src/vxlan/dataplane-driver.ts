@@ -22,7 +22,7 @@ import { snapshotDataplane } from './kernel-snapshot.js';
 import type { DataplaneSnapshot } from './kernel-snapshot.js';
 import { LbTableCache, lbTableKey } from './lb/lb-cache.js';
 import { prepareLoadBalancing } from './lb/lb-node-diff.js';
-import type { LbTableWrite } from './lb/lb-node-diff.js';
+import type { LbRebase, LbTableWrite, PreparedLoadBalancing } from './lb/lb-node-diff.js';
 import { validateLoadBalancing } from './lb/lb-validation.js';
 import { executePlan } from './plan-executor.js';
 import { validateDataplaneSpec } from './spec-validation.js';
@@ -99,29 +99,80 @@ export class DataplaneDriver {
    * @throws InvalidArgumentError when the spec is invalid (nothing is touched then).
    * @throws KernelReadError when the daemon's own namespace cannot be read.
    * @throws the signal's reason when aborted (a batch already sent may have been applied).
+   * An encrypted overlay is built only once a read found its encryption enforced in the kernel
+   * (ipsec/ipsec-diff.ts): a pass that installed the enforcement for one is followed at once by
+   * a second pass that builds it (the report then covers both).
    */
   reconcile(spec: NodeDataplaneSpec, options: ReconcileOptions = {}): Promise<ReconcileReport> {
+    return this.#reconcileOnce(spec, options).then(async (first) => {
+      if ((first.heldBack ?? []).length === 0 || !spec.encryption || first.errors.some((e) => e.startsWith('ipsec: '))) {
+        return first;
+      }
+      const second = await this.#reconcileOnce(spec, options);
+      const commands = new Map(first.commands);
+      for (const [ns, n] of second.commands) {
+        commands.set(ns, (commands.get(ns) ?? 0) + n);
+      }
+      return {
+        ...second,
+        commands,
+        removedNamespaces: [...new Set([...first.removedNamespaces, ...second.removedNamespaces])],
+      };
+    });
+  }
+
+  /** One read → diff → apply pass (see `reconcile`). */
+  #reconcileOnce(spec: NodeDataplaneSpec, options: ReconcileOptions): Promise<ReconcileReport> {
     return this.#serialize(async () => {
       const started = performance.now();
-      const { plan, errors, removedNamespaces, lbWrites } = await this.#plan(spec, options.signal, this.#lbCache);
-      if (lbWrites.length > 0) {
-        this.#lbStamp = (this.#lbStamp + 1) >>> 0;
-      }
-      let result;
-      try {
-        result = await executePlan(this.#runner, plan, options.signal === undefined ? {} : { signal: options.signal });
-      } catch (err) {
-        // Aborted or a tool could not start: what the LB writes did is unknown.
-        for (const w of lbWrites) {
-          this.#lbCache.forget(lbTableKey(w.namespace, w.table));
+      const pass = async (): Promise<{
+        result: Awaited<ReturnType<typeof executePlan>>;
+        errors: string[];
+        removedNamespaces: string[];
+        heldBack: readonly string[] | undefined;
+        lbStale: boolean;
+      }> => {
+        const { plan, errors, removedNamespaces, lbWrites, lbRebases, heldBack } = await this.#plan(
+          spec,
+          options.signal,
+          this.#lbCache,
+        );
+        if (lbWrites.length > 0) {
+          this.#lbStamp = (this.#lbStamp + 1) >>> 0;
         }
-        throw err;
+        let result;
+        try {
+          result = await executePlan(this.#runner, plan, options.signal === undefined ? {} : { signal: options.signal });
+        } catch (err) {
+          // Aborted or a tool could not start: what the LB writes did is unknown.
+          for (const w of lbWrites) {
+            this.#lbCache.forget(lbTableKey(w.namespace, w.table));
+          }
+          throw err;
+        }
+        const lbStale = this.#rememberLbWrites(plan, lbWrites, result.failed);
+        for (const r of lbRebases) {
+          this.#lbCache.rebase(lbTableKey(r.namespace, r.table), r.state, r.basis);
+        }
+        return { result, errors, removedNamespaces, heldBack, lbStale };
+      };
+      let { result, errors, removedNamespaces, heldBack, lbStale } = await pass();
+      if (lbStale) {
+        // An LB table written without listing its stamp was not what the cache said (changed out
+        // of band): that transaction changed nothing. Pass again at once; it reads the table in
+        // full. The report covers both passes, with the problems of the second.
+        const first = { commands: result.commands, removedNamespaces };
+        ({ result, errors, removedNamespaces, heldBack, lbStale } = await pass());
+        for (const [ns, n] of first.commands) {
+          result.commands.set(ns, (result.commands.get(ns) ?? 0) + n);
+        }
+        removedNamespaces = [...new Set([...first.removedNamespaces, ...removedNamespaces])];
       }
-      this.#rememberLbWrites(plan, lbWrites, result.failed);
       const report: ReconcileReport = {
         commands: result.commands,
         removedNamespaces,
         errors: [...errors, ...result.errors],
+        ...(heldBack === undefined ? {} : { heldBack }),
       };
       const total = [...result.commands.values()].reduce((a, b) => a + b, 0);
       if (total > 0 || report.errors.length > 0) {
@@ -180,30 +231,52 @@ export class DataplaneDriver {
     spec: NodeDataplaneSpec,
     signal: AbortSignal | undefined,
     lbCache: LbTableCache,
-  ): Promise<{ plan: DataplanePlan; errors: string[]; removedNamespaces: string[]; lbWrites: readonly LbTableWrite[] }> {
+  ): Promise<{
+    plan: DataplanePlan;
+    errors: string[];
+    removedNamespaces: string[];
+    lbWrites: readonly LbTableWrite[];
+    lbRebases: readonly LbRebase[];
+    heldBack: readonly string[] | undefined;
+  }> {
+    // LB tables this pass writes with a compare-and-swap on their stamp are not listed (lb/README.md);
+    // which ones is known once the spec is checked and the LB deltas computed, just below.
+    let settleLbTrusted: (trusted: ReadonlySet<string>) => void = () => undefined;
+    const lbTrusted = new Promise<ReadonlySet<string>>((resolve) => {
+      settleLbTrusted = resolve;
+    });
     // The reads only look, so they start first: checking the spec and computing the LB tables
     // (tens of ms with thousands of services) overlap with the tools running.
     const reading = readDataplane(this.#runner, spec, {
       concurrency: this.#readConcurrency,
       lbCache,
+      lbTrusted,
       ...(signal === undefined ? {} : { signal }),
     });
     // Handled here should anything below throw first; `await reading` still sees the failure.
     reading.catch(() => undefined);
     const problems = [...validateDataplaneSpec(spec), ...validateLoadBalancing(spec)];
     if (problems.length > 0) {
+      settleLbTrusted(new Set());
       await reading.catch(() => undefined);
       throw new InvalidArgumentError('dataplane spec', problems.join('; '));
     }
-    const lbPrepared = prepareLoadBalancing(spec);
+    // Taken before the reads settle: the deltas are against what the cache held when they began.
+    let lbPrepared: PreparedLoadBalancing | undefined;
+    try {
+      lbPrepared = prepareLoadBalancing(spec, lbCache, this.#lbStamp);
+    } finally {
+      settleLbTrusted(lbPrepared?.trusted ?? new Set());
+    }
     const read = await reading;
-    const { plan, errors, lbWrites } = diffDataplane(spec, read.observed, {
+    const { plan, errors, lbWrites, lbRebases, heldBack } = diffDataplane(spec, read.observed, {
       unreadable: read.unreadable,
       broken: read.broken,
       nftUnknown: read.nftUnknown,
       lbStamp: this.#lbStamp,
       lbPrepared,
       ...(read.lb === undefined ? {} : { lb: read.lb }),
+      ...(read.ipsec === undefined ? {} : { ipsec: read.ipsec }),
       ...(this.#daemonNamespace === undefined ? {} : { daemonNamespace: this.#daemonNamespace }),
     });
     const registry = plan.stages.filter((s) => s.name === 'registry').flatMap((s) => s.batches.flatMap((b) => b.lines));
@@ -213,14 +286,18 @@ export class DataplaneDriver {
       .filter((l) => l.startsWith('netns del '))
       .map((l) => l.slice('netns del '.length))
       .filter((n) => !added.has(n));
-    return { plan, errors: [...read.errors, ...errors], removedNamespaces, lbWrites };
+    return { plan, errors: [...read.errors, ...errors], removedNamespaces, lbWrites, lbRebases, heldBack };
   }
 
-  /** A committed LB transaction's table is what the diff computed; a failed one is unknown. */
-  #rememberLbWrites(plan: DataplanePlan, writes: readonly LbTableWrite[], failed: ReadonlySet<CommandBatch>): void {
+  /**
+   * A committed LB transaction's table is what the diff computed; a failed one is unknown. True
+   * when a compare-and-swap transaction failed.
+   */
+  #rememberLbWrites(plan: DataplanePlan, writes: readonly LbTableWrite[], failed: ReadonlySet<CommandBatch>): boolean {
     if (writes.length === 0) {
-      return;
+      return false;
     }
+    let stale = false;
     const batches = new Map<string, CommandBatch>();
     for (const stage of plan.stages) {
       if (stage.name === 'lb') {
@@ -236,10 +313,12 @@ export class DataplaneDriver {
       const batch = batches.get(w.namespace);
       if (batch === undefined || failed.has(batch)) {
         this.#lbCache.forget(key);
+        stale ||= w.compareAndSwap === true;
       } else {
-        this.#lbCache.remember(key, w.after);
+        this.#lbCache.remember(key, w.after, w.basis);
       }
     }
+    return stale;
   }
 
   #serialize<T>(fn: () => Promise<T>): Promise<T> {

@@ -9,6 +9,9 @@ import type { CommandScope, KernelTool } from './command-runner.js';
  *   the links of stale overlay namespaces (deleted synchronously: namespace destruction is
  *   asynchronous and would leave the VNI taken for a while).
  * - `registry`: `ip netns del` of stale overlay namespaces, `ip netns add` of new ones.
+ * - `ipsec`: encrypted overlays (ipsec/README.md): one `ip xfrm` batch (SAs, policies; new
+ *   ones before the old go) and one `nft -f -` transaction of the `inet vxmesh_ipsec` table, in
+ *   the daemon namespace, before anything below can create a VXLAN device.
  * - `daemon`: the daemon namespace (VXLAN devices are created here, directly into their overlay
  *   namespace, so their UDP sockets live here), the egress bridge and veths, the nft transaction,
  *   sysctls.
@@ -21,10 +24,10 @@ import type { CommandScope, KernelTool } from './command-runner.js';
  *   refused LB statement never holds the VXLAN guard back), and the sysctls naming interfaces
  *   created earlier in the pass (route_localnet of the egress bridge, forwarding in the sandbox).
  */
-export type PlanStageName = 'teardown' | 'registry' | 'daemon' | 'overlay' | 'container' | 'lb';
+export type PlanStageName = 'teardown' | 'registry' | 'ipsec' | 'daemon' | 'overlay' | 'container' | 'lb';
 
 /** Stage order. */
-export const PLAN_STAGES: readonly PlanStageName[] = ['teardown', 'registry', 'daemon', 'overlay', 'container', 'lb'];
+export const PLAN_STAGES: readonly PlanStageName[] = ['teardown', 'registry', 'ipsec', 'daemon', 'overlay', 'container', 'lb'];
 
 /**
  * One process: `ip|bridge -force -batch -`, `nft -f -` (one transaction) or `sysctl -w k=v…`,

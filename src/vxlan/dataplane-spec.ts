@@ -1,5 +1,7 @@
+import type { EncryptionSpec } from './ipsec/ipsec-spec.js';
 import type { LoadBalancingSpec } from './lb/lb-spec.js';
 
+export type * from './ipsec/ipsec-spec.js';
 export type * from './lb/lb-spec.js';
 
 /**
@@ -25,6 +27,11 @@ export interface NodeDataplaneSpec {
    * removes them); present: it owns them (see {@link LoadBalancingSpec}).
    */
   readonly loadBalancing?: LoadBalancingSpec;
+  /**
+   * IPsec for the overlays marked `encrypted` (src/vxlan/ipsec/README.md). Absent: the kernel
+   * cannot enforce it, and no encrypted overlay is built at all (fail closed).
+   */
+  readonly encryption?: EncryptionSpec;
 }
 
 /** One overlay network with at least one local endpoint. */
@@ -38,6 +45,12 @@ export interface OverlaySpec {
   readonly subnets: readonly OverlaySubnetSpec[];
   readonly localEndpoints: readonly LocalEndpointSpec[];
   readonly remoteEndpoints: readonly RemoteEndpointSpec[];
+  /**
+   * `--opt encrypted`: every VXLAN packet of the overlay is ESP-protected between nodes and
+   * plaintext for its VNIs is dropped; its VXLAN devices exist only while the kernel enforces
+   * that (see `encryption`).
+   */
+  readonly encrypted?: boolean;
 }
 
 export interface OverlaySubnetSpec {
@@ -110,4 +123,9 @@ export interface ReconcileReport {
   readonly commands: ReadonlyMap<string, number>;
   readonly removedNamespaces: readonly string[];
   readonly errors: readonly string[];
+  /**
+   * Encrypted overlays (network IDs) not built by this pass: the kernel did not enforce their
+   * encryption yet, or cannot (ipsec/ipsec-diff.ts).
+   */
+  readonly heldBack?: readonly string[];
 }

@@ -16,6 +16,8 @@ import { readLoadBalancing } from './lb/lb-reader.js';
 import type { ObservedLoadBalancing } from './lb/lb-reader.js';
 import { mapLimited } from './map-limited.js';
 import { FORWARDING_SYSCTL } from './overlay-diff.js';
+import { readIpsec } from './ipsec/ipsec-reader.js';
+import type { ObservedIpsec } from './ipsec/ipsec-reader.js';
 
 /** Result of {@link readDataplane}. */
 export interface ReadResult {
@@ -31,6 +33,8 @@ export interface ReadResult {
   readonly nftUnknown: boolean;
   /** The LB tables and sysctls; only read when the spec has an LB section and a cache is given. */
   readonly lb?: ObservedLoadBalancing;
+  /** XFRM and the IPsec nft table; only read when the spec has an encryption section. */
+  readonly ipsec?: ObservedIpsec;
   readonly errors: readonly string[];
 }
 
@@ -41,6 +45,9 @@ export class KernelReadError extends Error {
     this.name = 'KernelReadError';
   }
 }
+
+/** What `ip -n NAME` prints when /run/netns/NAME does not exist. */
+const NO_NAMESPACE = /Cannot open network namespace "[^"]*": No such file or directory/;
 
 /** What `ip -n NAME` prints when /run/netns/NAME is a plain file instead of a namespace mount. */
 const BROKEN_NAMESPACE = /setting the network namespace "[^"]*" failed: Invalid argument/;
@@ -144,6 +151,8 @@ export interface ReadDataplaneOptions {
    * snapshot); with it and an LB section in the spec, they are read alongside the namespaces.
    */
   readonly lbCache?: LbTableCache;
+  /** LB tables the pass writes with a compare-and-swap on the stamp: not listed (lb/lb-reader.ts). */
+  readonly lbTrusted?: Promise<ReadonlySet<string>>;
 }
 
 /**
@@ -155,7 +164,7 @@ export async function readDataplane(
   spec: NodeDataplaneSpec,
   options: ReadDataplaneOptions = {},
 ): Promise<ReadResult> {
-  const { signal, concurrency = 8, lbCache } = options;
+  const { signal, concurrency = 8, lbCache, lbTrusted } = options;
   const errors: string[] = [];
   const unreadable = new Set<string>();
   const broken = new Set<string>();
@@ -172,9 +181,34 @@ export async function readDataplane(
           cache: lbCache,
           concurrency,
           ...(signal === undefined ? {} : { signal }),
+          ...(lbTrusted === undefined ? {} : { trusted: lbTrusted }),
         });
   // Not left unobserved should another read fail first.
   void lbRead.catch(() => undefined);
+  const ipsecRead =
+    spec.encryption === undefined ? Promise.resolve(undefined) : readIpsec(runner, signal === undefined ? {} : { signal });
+  void ipsecRead.catch(() => undefined);
+
+  // Container namespaces are read from the start too, without waiting for the namespace list (one
+  // round of processes less before the diff); a namespace the list then lacks is dropped, one that
+  // did not exist yet when read but is listed is read again.
+  const specContainers = [
+    ...new Set([
+      ...spec.overlays.flatMap((o) => o.localEndpoints.map((e) => e.containerNamespace)),
+      ...(spec.egress?.attachments.map((a) => a.containerNamespace) ?? []),
+    ]),
+  ];
+  const readContainer = (name: string): Promise<NamespaceState> =>
+    readIp(runner, netnsScope(name), ['addr', 'route', 'netns'], signal).then((shows) =>
+      namespaceState(shows, undefined, new Map()),
+    );
+  const earlyContainers = mapLimited(specContainers, concurrency, (name) =>
+    readContainer(name).then(
+      (state) => ({ name, state, error: undefined }),
+      (error: unknown) => ({ name, state: undefined, error }),
+    ),
+  ).then((results) => new Map(results.map((r) => [r.name, r])));
+  void earlyContainers.catch(() => undefined);
 
   const [daemonShows, daemonSysctls, nft] = await Promise.all([
     daemonRead,
@@ -195,12 +229,7 @@ export async function readDataplane(
   const ours = overlayNamespacePrefix(spec.namespacePrefix);
   const specOverlays = new Map(spec.overlays.map((o) => [o.namespace, o]));
   const overlayNames = [...namespaces].filter((n) => n.startsWith(ours));
-  const containerNames = [
-    ...new Set([
-      ...spec.overlays.flatMap((o) => o.localEndpoints.map((e) => e.containerNamespace)),
-      ...(spec.egress?.attachments.map((a) => a.containerNamespace) ?? []),
-    ]),
-  ].filter((n) => namespaces.has(n));
+  const containerNames = specContainers.filter((n) => namespaces.has(n));
 
   type Job = { kind: 'overlay' | 'container'; name: string };
   const jobs: Job[] = [
@@ -211,7 +240,16 @@ export async function readDataplane(
     const scope = netnsScope(job.name);
     try {
       if (job.kind === 'container') {
-        return namespaceState(await readIp(runner, scope, ['addr', 'route', 'netns'], signal), undefined, new Map());
+        const early = (await earlyContainers).get(job.name);
+        if (early?.state !== undefined) {
+          return early.state;
+        }
+        signal?.throwIfAborted();
+        if (early !== undefined && !NO_NAMESPACE.test(early.error instanceof Error ? early.error.message : '')) {
+          throw early.error;
+        }
+        // Listed now, but not there yet when read early.
+        return await readContainer(job.name);
       }
       const spec = specOverlays.get(job.name);
       if (spec === undefined) {
@@ -241,6 +279,7 @@ export async function readDataplane(
   if (lb !== undefined) {
     errors.push(...lb.errors);
   }
+  const ipsec = await ipsecRead;
 
   const overlays = new Map<string, NamespaceState>();
   const containers = new Map<string, NamespaceState>();
@@ -256,6 +295,7 @@ export async function readDataplane(
     broken,
     nftUnknown: nft.unknown,
     ...(lb === undefined ? {} : { lb }),
+    ...(ipsec === undefined ? {} : { ipsec }),
     errors,
   };
 }

@@ -10,6 +10,8 @@ import type {
   OverlaySubnetSpec,
   RemoteEndpointSpec,
 } from '../vxlan/dataplane-spec.js';
+import { encryptedOverlayMtu } from '../vxlan/ipsec/ipsec-mtu.js';
+import type { EncryptionPeerSpec, EncryptionSpec } from '../vxlan/ipsec/ipsec-spec.js';
 import type { LocalAttachment } from './containers/container-runtime.js';
 import { buildLoadBalancingSpec, ingressSandboxOf } from './lb-spec-builder.js';
 
@@ -36,6 +38,12 @@ export interface DataplaneInputs {
   readonly egress?: { readonly bridge: string; readonly gatewayCidr: string };
   /** Program service load balancing (VIPs, routing mesh, published ports); default true. */
   readonly loadBalancing?: boolean;
+  /**
+   * Present when this node's kernel can enforce encrypted overlays (the IPsec probe passed), with
+   * its boot ID. Absent: encrypted networks get no overlay at all here (fail closed: no
+   * plaintext path), whatever is attached to them.
+   */
+  readonly ipsec?: { readonly bootId: string };
 }
 
 /** The smallest of the interface MTU and the measured path MTUs toward the overlay's peers. */
@@ -101,6 +109,8 @@ export function buildDataplaneSpec(inputs: DataplaneInputs): NodeDataplaneSpec {
   const assigned = new Map<string, Network>();
   const remote = new Map<string, Endpoint[]>();
   const vteps = new Map<string, string>();
+  const bootIds = new Map<string, string>();
+  let keys: EncryptionSpec['keys'] = [];
   for (const a of inputs.assignments.values()) {
     switch (a.item?.$case) {
       case 'network': {
@@ -116,6 +126,11 @@ export function buildDataplaneSpec(inputs: DataplaneInputs): NodeDataplaneSpec {
       }
       case 'peer': {
         vteps.set(a.item.value.nodeId, a.item.value.dataPathAddr);
+        bootIds.set(a.item.value.nodeId, a.item.value.bootId ?? '');
+        break;
+      }
+      case 'networkKeys': {
+        keys = a.item.value.keys.map((k) => ({ tag: k.tag, key: Buffer.from(k.key).toString('hex') }));
         break;
       }
       default: {
@@ -130,9 +145,10 @@ export function buildDataplaneSpec(inputs: DataplaneInputs): NodeDataplaneSpec {
   }
 
   const overlays: OverlaySpec[] = [];
+  const encryptionPeers = new Map<string, EncryptionPeerSpec>();
   for (const [networkId, locals] of [...localByNetwork].sort(([a], [b]) => a.localeCompare(b))) {
     const network = assigned.get(networkId) ?? inputs.attachedNetworks.get(networkId);
-    if (!network) {
+    if (!network || (network.encrypted && inputs.ipsec === undefined)) {
       continue;
     }
     const subnets = subnetsOf(network);
@@ -169,10 +185,20 @@ export function buildDataplaneSpec(inputs: DataplaneInputs): NodeDataplaneSpec {
         vtep,
       });
     }
+    const plainMtu = Math.max(MIN_MTU, narrowestPath(inputs, remoteEndpoints) - VXLAN_OVERHEAD);
+    if (network.encrypted) {
+      for (const ep of remote.get(networkId) ?? []) {
+        const addr = vteps.get(ep.nodeId);
+        if (addr) {
+          encryptionPeers.set(ep.nodeId, { nodeId: ep.nodeId, bootId: bootIds.get(ep.nodeId) ?? '', addr });
+        }
+      }
+    }
     overlays.push({
       networkId,
       namespace: overlayNamespace(inputs.namespacePrefix, networkId),
-      mtu: network.mtu > 0 ? network.mtu : Math.max(MIN_MTU, narrowestPath(inputs, remoteEndpoints) - VXLAN_OVERHEAD),
+      mtu: network.mtu > 0 ? network.mtu : network.encrypted ? encryptedOverlayMtu(plainMtu) : plainMtu,
+      ...(network.encrypted ? { encrypted: true } : {}),
       subnets,
       localEndpoints: localEndpoints.sort((a, b) => a.endpointId.localeCompare(b.endpointId)),
       remoteEndpoints: remoteEndpoints.sort((a, b) => a.endpointId.localeCompare(b.endpointId)),
@@ -186,6 +212,16 @@ export function buildDataplaneSpec(inputs: DataplaneInputs): NodeDataplaneSpec {
     memberVteps: [...new Set(vteps.values())].sort(),
     overlays,
     ...(lbEnabled ? { loadBalancing: buildLoadBalancingSpec(lbInputs, sandbox) } : {}),
+    ...(inputs.ipsec === undefined
+      ? {}
+      : {
+          encryption: {
+            nodeId: inputs.nodeId,
+            bootId: inputs.ipsec.bootId,
+            keys,
+            peers: [...encryptionPeers.values()].sort((a, b) => a.nodeId.localeCompare(b.nodeId)),
+          },
+        }),
   };
   if (!inputs.egress) {
     return spec;

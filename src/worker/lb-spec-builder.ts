@@ -350,6 +350,38 @@ export function buildLoadBalancingSpec(inputs: LbInputs, sandbox: IngressSandbox
     publishedPorts: published,
     ...(sandbox === undefined
       ? {}
-      : { ingressSandbox: { namespace: sandbox.namespace, egressAddr: sandbox.egressAddr } }),
+      : {
+          ingressSandbox: {
+            namespace: sandbox.namespace,
+            egressAddr: sandbox.egressAddr,
+            localBackends: ingress === undefined ? [] : localIngressBackends(inputs, ingress),
+          },
+        }),
   };
+}
+
+/**
+ * Local tasks on the ingress network with an egress address: ingress address → egress address, so
+ * the daemon namespace sends their share of a published port's connections straight to them (the
+ * driver keeps the rest for the sandbox). Their egress attachment carries their default route (the
+ * dataplane builder gives one to every container not only on internal networks; ingress is not).
+ */
+function localIngressBackends(inputs: LbInputs, ingress: Network): { addr: string; egressAddr: string }[] {
+  if (ingress.internal) {
+    return [];
+  }
+  const out = new Map<string, string>();
+  for (const { container, network } of inputs.attachments) {
+    if (
+      network.networkId === ingress.id &&
+      container.taskId !== '' &&
+      container.egressAddress !== '' &&
+      network.ipv4Address !== ''
+    ) {
+      out.set(withoutPrefix(network.ipv4Address), withoutPrefix(container.egressAddress));
+    }
+  }
+  return [...out]
+    .sort(([a], [b]) => (ipv4ToNumber(a) ?? 0) - (ipv4ToNumber(b) ?? 0))
+    .map(([addr, egressAddr]) => ({ addr, egressAddr }));
 }

@@ -9,8 +9,10 @@ import type { TlsIdentity } from '../common/tls/mutable-certificate-provider.js'
 import type { Clock } from '../common/clock.js';
 import { CertificateAuthorityClient } from '../gen/vxmesh/v1/ca.js';
 import { DispatcherClient } from '../gen/vxmesh/v1/dispatcher.js';
+import { readBootId } from '../vxlan/ipsec/boot-id.js';
 import type {
   AgentStatus,
+  EncryptionStatus,
   AssignmentsResponse,
   ResolverCounters,
   LogRequest,
@@ -24,6 +26,12 @@ import { renewalTime } from '../manager/ca/certificate-authority.js';
 import { clusterChannelOptions, mutualTlsCredentials } from './cluster-channel.js';
 
 const log = createLogger('worker.agent');
+
+/**
+ * A manager that accepts the connection but sends nothing (frozen, overloaded) is left after
+ * this long, so the node reaches another manager before it is marked Down (issue 10).
+ */
+const SESSION_START_TIMEOUT_MS = 5000;
 
 /**
  * The agent's link to the managers.
@@ -90,6 +98,13 @@ export class NodeAgent implements AsyncDisposable {
   readonly #assignments: AssignmentState;
   #lastError = '';
   #dataPathPort = 0;
+  /** The kernel's boot ID, sent when a session opens: peers derive this node's IPsec keys with it. */
+  readonly #bootId = readBootId();
+  /**
+   * The node's encrypted overlays for heartbeats (`node inspect`); set by the workload, which is
+   * built after the agent. A callback that throws is treated as absent.
+   */
+  encryptionStatus: (() => EncryptionStatus | undefined) | undefined;
 
   constructor(opts: NodeAgentOptions) {
     this.#opts = opts;
@@ -127,7 +142,17 @@ export class NodeAgent implements AsyncDisposable {
       itemCount: this.#assignments.items.size,
       resolver: this.#resolverCounters(),
       overlayMtus: this.#opts.overlayMtus?.() ?? {},
+      encryption: this.#encryption(),
     };
+  }
+
+  #encryption(): EncryptionStatus | undefined {
+    try {
+      return this.encryptionStatus?.();
+    } catch (err) {
+      log.warn({ err }, 'could not read the encryption status');
+      return undefined;
+    }
   }
 
   /** A failing counters callback must not stop heartbeats (the node would turn Down). */
@@ -181,12 +206,30 @@ export class NodeAgent implements AsyncDisposable {
     let assignments: Promise<void> | undefined;
     try {
       this.#sessionClient = client;
-      const stream = client.session({ hostname: this.#opts.hostname, advertiseAddr: '', dataPathAddr: '' });
+      const stream = client.session({ hostname: this.#opts.hostname, advertiseAddr: '', dataPathAddr: '', bootId: this.#bootId });
       this.#stream = stream;
       sessionAbort.signal.addEventListener('abort', () => stream.cancel(), { once: true });
+      let started = false;
+      let startTimedOut = false;
+      const startDeadline = new AbortController();
+      void this.#opts.clock
+        .sleep(SESSION_START_TIMEOUT_MS, AbortSignal.any([startDeadline.signal, sessionAbort.signal]))
+        .then(
+          () => {
+            if (!started) {
+              startTimedOut = true;
+              sessionAbort.abort();
+            }
+          },
+          () => undefined,
+        );
       try {
         for await (const message of stream as AsyncIterable<SessionResponse>) {
-          if (this.#state.phase !== 'connected') {
+          if (!started) {
+            started = true;
+            startDeadline.abort();
+          }
+          if (this.#state.phase !== 'connected' || this.#state.sessionId !== message.sessionId) {
             onConnected();
             log.info({ manager: addr, sessionId: message.sessionId }, 'session established');
             heartbeats = this.#heartbeatLoop(client, message.sessionId, message.heartbeatPeriodMs, sessionAbort);
@@ -198,10 +241,22 @@ export class NodeAgent implements AsyncDisposable {
           await this.#applySessionMessage(message);
         }
       } catch (err) {
-        if (sessionAbort.signal.aborted) {
+        if (this.#abort.signal.aborted) {
           return;
         }
+        if (sessionAbort.signal.aborted) {
+          // Ended here (heartbeats failed, or no answer in time): the node is disconnected, and the
+          // next session must start its own heartbeats.
+          throw new VxmeshError(
+            'UNAVAILABLE',
+            startTimedOut
+              ? `manager ${addr} did not open a session within ${SESSION_START_TIMEOUT_MS} ms`
+              : `heartbeats to manager ${addr} failed`,
+          );
+        }
         throw fromServiceError(err, `session with ${addr}`);
+      } finally {
+        startDeadline.abort();
       }
       throw new VxmeshError('UNAVAILABLE', `manager ${addr} closed the session`);
     } finally {

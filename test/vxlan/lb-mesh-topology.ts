@@ -40,15 +40,24 @@ export const CC_APP_IP = '10.60.0.2';
 const INGRESS = { id: networkId('1e'), vni: 4096, third: 255, mtu: 1450 };
 const APP = { id: networkId('1a'), vni: 4200, third: 60, mtu: 1450 };
 
+/** Variations of the specs. */
+export interface MeshSpecOptions {
+  readonly localTasks?: readonly string[];
+}
+
 /** The topology once built: namespaces and specs. */
 export interface MeshTopology {
   readonly sandboxes: readonly [string, string];
   readonly taskNamespaces: readonly string[];
   readonly ccNamespace: string;
-  /** Specs of node 0 and node 1 with the given serving tasks (names). */
-  specs(serving?: readonly string[]): [NodeDataplaneSpec, NodeDataplaneSpec];
+  /**
+   * Specs of node 0 and node 1 with the given serving tasks (names); `localTasks`: the tasks node 1
+   * lists as local backends of its ingress ports (default all; [] sends every connection through
+   * its sandbox, as before the daemon namespace balanced them).
+   */
+  specs(serving?: readonly string[], options?: MeshSpecOptions): [NodeDataplaneSpec, NodeDataplaneSpec];
   /** Reconciles both nodes; the reports. */
-  reconcile(serving?: readonly string[]): Promise<[ReconcileReport, ReconcileReport]>;
+  reconcile(serving?: readonly string[], options?: MeshSpecOptions): Promise<[ReconcileReport, ReconcileReport]>;
 }
 
 /** Builds namespaces and HTTP servers on `env` (at least 3 hosts), and converges both nodes. */
@@ -87,7 +96,10 @@ export async function buildMeshTopology(env: DataplaneHosts): Promise<MeshTopolo
     })),
   ];
 
-  const specs = (serving: readonly string[] = TASKS.map((t) => t.name)): [NodeDataplaneSpec, NodeDataplaneSpec] => {
+  const specs = (
+    serving: readonly string[] = TASKS.map((t) => t.name),
+    options: MeshSpecOptions = {},
+  ): [NodeDataplaneSpec, NodeDataplaneSpec] => {
     const live = TASKS.filter((t) => serving.includes(t.name));
     const ingressBackends: LbBackendSpec[] = live.map((t) => ({ addr: t.ingressIp, port: TARGET_PORT }));
     const appBackends: LbBackendSpec[] = live.map((t) => ({ addr: t.appIp, port: TARGET_PORT }));
@@ -160,14 +172,25 @@ export async function buildMeshTopology(env: DataplaneHosts): Promise<MeshTopolo
           ingressPort,
           { protocol: 'tcp', port: HOST_PORT, target: { addr: TASKS[0].egressIp, port: TARGET_PORT }, mode: 'host' },
         ],
-        ingressSandbox: { namespace: sandboxes[1], egressAddr: SANDBOX_EGRESS },
+        ingressSandbox: {
+          namespace: sandboxes[1],
+          egressAddr: SANDBOX_EGRESS,
+          // What the worker lists: the local tasks on ingress (lb-spec-builder.ts).
+          localBackends: (options.localTasks ?? TASKS.map((t) => t.name)).map((name) => {
+            const t = TASKS.find((x) => x.name === name) ?? TASKS[0];
+            return { addr: t.ingressIp, egressAddr: t.egressIp };
+          }),
+        },
       },
     });
     return [spec0, spec1];
   };
 
-  const reconcile = async (serving?: readonly string[]): Promise<[ReconcileReport, ReconcileReport]> => {
-    const [s0, s1] = specs(serving);
+  const reconcile = async (
+    serving?: readonly string[],
+    options?: MeshSpecOptions,
+  ): Promise<[ReconcileReport, ReconcileReport]> => {
+    const [s0, s1] = specs(serving, options);
     return Promise.all([nodes[0]!.driver.reconcile(s0), nodes[1]!.driver.reconcile(s1)]);
   };
 

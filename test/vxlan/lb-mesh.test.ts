@@ -92,6 +92,30 @@ describe('routing mesh', () => {
     expect(names.size).toBeGreaterThan(1);
   });
 
+  it('entering on the tasks’ node, local slots go straight to the task (client address kept), the others through the sandbox to the same backend', async () => {
+    const url = `http://${env.node(1).host.underlayIp}:${MESH_PORT}/`;
+    const client = env.node(2).host.underlayIp;
+    // Every connection through node 1's sandbox first: which backend each source port hashes to.
+    const [a, b] = await mesh.reconcile(undefined, { localTasks: [] });
+    expect([...a.errors, ...b.errors]).toEqual([]);
+    const viaSandbox = await outside.call<string[]>({ op: 'httpFrom', url, fromPort: 41000, count: 24 });
+    expect(viaSandbox.every((body) => body.endsWith(` ${SANDBOX_INGRESS_IPS[1]}`))).toBe(true);
+    // t1 local: its slots are DNATed by node 1's daemon namespace, the rest still by the sandbox.
+    const [c, d] = await mesh.reconcile(undefined, { localTasks: ['t1'] });
+    expect([...c.errors, ...d.errors]).toEqual([]);
+    const split = await outside.call<string[]>({ op: 'httpFrom', url, fromPort: 42000, count: 24 });
+    const again = await outside.call<string[]>({ op: 'httpFrom', url, fromPort: 41000, count: 24 });
+    const names = (bodies: string[]): string[] => bodies.map((body) => body.split(' ')[0] ?? '');
+    // Same source port, same backend: the daemon namespace's hash is the sandbox's.
+    expect(names(again)).toEqual(names(viaSandbox));
+    for (const body of [...split, ...again]) {
+      const [name, seen] = body.split(' ');
+      expect(seen).toBe(name === 't1' ? client : SANDBOX_INGRESS_IPS[1]);
+    }
+    expect(new Set(names([...split, ...again]))).toEqual(new Set(TASKS.map((t) => t.name)));
+    expect([...(await mesh.reconcile()).flatMap((r) => r.errors)]).toEqual([]);
+  });
+
   it('is idempotent, and follows the serving set', async () => {
     const [a, b] = await mesh.reconcile();
     expect(commandCount(a) + commandCount(b)).toBe(0);

@@ -36,8 +36,10 @@ server.listen(port, '0.0.0.0', () => console.log('ready'));
  * - open {key, host, port, localAddress?, localPort?}: opens and keeps a connection; value: first line.
  * - send {key}: writes a byte on a kept connection; value: the line that comes back.
  * - close {key}.
- * - http {url, count, concurrency}: GETs without keep-alive (a connection per request); value:
+ * - http {url, count, concurrency, localAddress?}: GETs without keep-alive (a connection per request); value:
  *   { ms, ok, failed, names: {name: count} }.
+ * - httpFrom {url, fromPort, count}: GETs one after another from consecutive local ports; value:
+ *   the bodies (`<name> <client address as the server saw it>`).
  */
 const CLIENT = `
 const net = require('node:net');
@@ -74,12 +76,15 @@ function connect(c, localPort) {
     s.once('error', (e) => { clearTimeout(t); reject(e); });
   });
 }
-function get(url) {
+function get(url, localPort, localAddress) {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, timeout: 3000 }, (res) => {
+    const opts = { agent: false, timeout: 3000 };
+    if (localPort) { opts.localPort = localPort; }
+    if (localAddress) { opts.localAddress = localAddress; }
+    const req = http.get(url, opts, (res) => {
       let body = ''; res.setEncoding('utf8');
       res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve(body.split(' ')[0]));
+      res.on('end', () => resolve(localPort ? body.trim() : body.split(' ')[0]));
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
@@ -109,13 +114,18 @@ async function run(c) {
     case 'close': {
       kept.get(c.key)?.s.destroy(); kept.delete(c.key); return null;
     }
+    case 'httpFrom': {
+      const bodies = [];
+      for (let i = 0; i < c.count; i++) { bodies.push(await get(c.url, c.fromPort + i)); }
+      return bodies;
+    }
     case 'http': {
       const names = {}; let ok = 0; let failed = 0; let started = 0;
       const t0 = performance.now();
       const worker = async () => {
         while (started < c.count) {
           started++;
-          try { const n = await get(c.url); names[n] = (names[n] || 0) + 1; ok++; } catch { failed++; }
+          try { const n = await get(c.url, undefined, c.localAddress); names[n] = (names[n] || 0) + 1; ok++; } catch { failed++; }
         }
       };
       await Promise.all(Array.from({ length: c.concurrency }, worker));

@@ -1,7 +1,9 @@
 import { createLogger } from '../../common/logger.js';
 import type { KvStore } from '../../kvstore/index.js';
 import { Endpoint } from '../../gen/vxmesh/v1/endpoint.js';
-import { Network } from '../../gen/vxmesh/v1/network.js';
+import { Network, NetworkKeyRing } from '../../gen/vxmesh/v1/network.js';
+import type { NetworkKeys } from '../../gen/vxmesh/v1/dispatcher.js';
+import { keyStoreKeys } from '../keys/key-store-keys.js';
 import { Node } from '../../gen/vxmesh/v1/node.js';
 import { PublishMode, Service } from '../../gen/vxmesh/v1/service.js';
 import { Task } from '../../gen/vxmesh/v1/task.js';
@@ -30,9 +32,11 @@ export type ViewChange =
       readonly before: Task | undefined;
       readonly after: Task | undefined;
     }
+  /** The IPsec key ring changed: it concerns the nodes on encrypted networks. */
+  | { readonly kind: 'keys' }
   | { readonly kind: 'reset' };
 
-type Record = Network | Endpoint | Node | Service | Task;
+type Record = Network | Endpoint | Node | Service | Task | NetworkKeyRing;
 
 /**
  * Networks a service is reachable on: those it has a virtual IP on, the networks of its spec
@@ -65,6 +69,13 @@ export class ClusterView implements AsyncDisposable {
   readonly nodes = new Map<string, Node>();
   readonly services = new Map<string, Service>();
   readonly tasks = new Map<string, Task>();
+  /** The stored IPsec key ring under its one key ("ring"). */
+  readonly #keyRings = new Map<string, NetworkKeyRing>();
+  /**
+   * The ring's keys as nodes on encrypted networks receive them; one object per ring version,
+   * so its encoding is cached like a record's.
+   */
+  networkKeys: NetworkKeys | undefined;
   /** node ID → IDs of the tasks placed on it. */
   readonly #tasksByNode = new Map<string, Set<string>>();
   /** network ID → IDs of the services reachable on it ({@link serviceNetworkIds}). */
@@ -96,6 +107,7 @@ export class ClusterView implements AsyncDisposable {
       { prefix: storeKeys.nodesPrefix, codec: Node, map: this.nodes },
       { prefix: storeKeys.servicesPrefix, codec: Service, map: this.services },
       { prefix: storeKeys.tasksPrefix, codec: Task, map: this.tasks },
+      { prefix: keyStoreKeys.networkKeysPrefix, codec: NetworkKeyRing, map: this.#keyRings },
     ] as Table<Record>[];
     const synced = tables.map(() => {
       let resolve!: () => void;
@@ -212,6 +224,18 @@ export class ClusterView implements AsyncDisposable {
         this.tasks.delete(id);
       }
       this.#emit([{ kind: 'task', id, before, after }]);
+      return;
+    }
+    if (table.map === this.#keyRings) {
+      const ring = value as NetworkKeyRing | undefined;
+      if (ring) {
+        this.#keyRings.set(id, ring);
+      } else {
+        this.#keyRings.delete(id);
+      }
+      const current = this.#keyRings.get('ring');
+      this.networkKeys = current && current.keys.length > 0 ? { keys: current.keys } : undefined;
+      this.#emit([{ kind: 'keys' }]);
       return;
     }
     if (value) {
@@ -381,6 +405,16 @@ export class ClusterView implements AsyncDisposable {
   /** Whether `nodeId` has an endpoint on `networkId`. */
   isMember(networkId: string, nodeId: string): boolean {
     return (this.#membership.get(networkId)?.get(nodeId) ?? 0) > 0;
+  }
+
+  /** Whether `nodeId` has an endpoint on an encrypted network (and so must hold the IPsec keys). */
+  onEncryptedNetwork(nodeId: string): boolean {
+    for (const [networkId, members] of this.#membership) {
+      if (members.has(nodeId) && this.networks.get(networkId)?.encrypted === true) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Networks `nodeId` has endpoints on. */

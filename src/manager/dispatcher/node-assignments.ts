@@ -18,6 +18,9 @@ function taskConcernsNode(task: Task): boolean {
   );
 }
 
+/** The key of the IPsec keys item (one per node). */
+const NETWORK_KEYS_KEY = 'network-keys/cluster';
+
 /** Above this many pending keys a flush recomputes the whole view instead of key by key. */
 const DIRTY_LIMIT_FOR_FULL_DIFF = 5000;
 
@@ -54,7 +57,8 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolea
  * the difference, so a burst of changes to one key costs one message and a node never hears of a
  * network it has no endpoint on.
  *
- * Keys: `network/<id>`, `endpoint/<id>`, `peer/<nodeId>`, `task/<id>`, `service/<id>`.
+ * Keys: `network/<id>`, `endpoint/<id>`, `peer/<nodeId>`, `task/<id>`, `service/<id>`, and
+ * `network-keys/cluster` (the IPsec keys, only for a node with an endpoint on an encrypted network).
  */
 export class NodeAssignments {
   readonly #view: ClusterView;
@@ -103,6 +107,10 @@ export class NodeAssignments {
         this.#dirty.add(`service/${change.id}`);
         return;
       }
+      case 'keys': {
+        this.#dirty.add(NETWORK_KEYS_KEY);
+        return;
+      }
       case 'endpoint': {
         const { before, after } = change;
         if (before?.nodeId === self || after?.nodeId === self) {
@@ -149,7 +157,11 @@ export class NodeAssignments {
           ? {
               item: {
                 $case: 'peer',
-                value: { nodeId: id, dataPathAddr: node.dataPathAddr || hostPart(node.advertiseAddr) },
+                value: {
+                  nodeId: id,
+                  dataPathAddr: node.dataPathAddr || hostPart(node.advertiseAddr),
+                  ...(node.bootId ? { bootId: node.bootId } : {}),
+                },
               },
             }
           : undefined;
@@ -172,6 +184,10 @@ export class NodeAssignments {
         }
         return undefined;
       }
+      case 'network-keys': {
+        const keys = view.networkKeys;
+        return keys && view.onEncryptedNetwork(this.#nodeId) ? { item: { $case: 'networkKeys', value: keys } } : undefined;
+      }
       default: {
         return undefined;
       }
@@ -180,6 +196,9 @@ export class NodeAssignments {
 
   #allDesiredKeys(): Set<string> {
     const keys = new Set<string>();
+    if (this.#view.onEncryptedNetwork(this.#nodeId)) {
+      keys.add(NETWORK_KEYS_KEY);
+    }
     for (const taskId of this.#view.tasksOf(this.#nodeId)) {
       keys.add(`task/${taskId}`);
     }

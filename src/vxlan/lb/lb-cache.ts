@@ -11,8 +11,12 @@
  * - anything else (no entry yet, e.g. after a restart; another stamp; table gone): full read;
  * - and a full read anyway every `fullReadEvery` passes of a table, against out-of-band edits
  *   of single elements (which would not change the stamp).
- * A failed or interrupted transaction forgets the entry, so the next pass reads everything.
+ * A failed or interrupted transaction forgets the entry, so the next pass reads everything. A
+ * table the pass writes is not even listed: its transaction deletes the remembered stamp by value
+ * (compare-and-swap, lb-delta.ts), and the driver passes again at once should it be refused.
+ * With the table, the entry keeps the spec it is the desired table of (its basis, lb-delta.ts).
  */
+import type { LbBasis } from './lb-delta.js';
 import type { LbTableState } from './lb-state.js';
 
 /** What the driver knows of one table. */
@@ -21,6 +25,11 @@ export interface CachedLbTable {
   readonly state: LbTableState | undefined;
   /** Passes served from the cache since the last full read. */
   readonly cheapReads: number;
+  /**
+   * The spec `state` is the desired table of, when known (lb-delta.ts): the next pass diffs only
+   * the frontends that changed since. Undefined: the next pass diffs the whole table.
+   */
+  readonly basis?: LbBasis;
 }
 
 /** Remembered LB tables, by {@link lbTableKey}. One per driver; passes are serialized. */
@@ -34,9 +43,29 @@ export class LbTableCache {
     return this.#entries.get(key);
   }
 
-  /** After a full read, or a committed write (`state`: what the table holds now). */
-  remember(key: string, state: LbTableState | undefined): void {
-    this.#entries.set(key, { state, cheapReads: 0 });
+  /**
+   * After a full read, or a committed write (`state`: what the table holds now; `basis`: the spec
+   * it is the desired table of, when known).
+   */
+  remember(key: string, state: LbTableState | undefined, basis?: LbBasis): void {
+    this.#entries.set(key, basis === undefined ? { state, cheapReads: 0 } : { state, cheapReads: 0, basis });
+  }
+
+  /**
+   * A pass found the table `state` already the desired table of `basis` (nothing to write): the
+   * next pass diffs against that basis. Ignored when the entry no longer holds `state`.
+   */
+  rebase(key: string, state: LbTableState, basis: LbBasis): void {
+    const entry = this.#entries.get(key);
+    if (entry?.state === state) {
+      this.#entries.set(key, { ...entry, basis });
+    }
+  }
+
+  /** Whether this pass may serve the entry without a full read (the periodic full read is not due). */
+  mayServe(key: string): boolean {
+    const entry = this.#entries.get(key);
+    return entry !== undefined && entry.cheapReads + 1 < this.fullReadEvery;
   }
 
   /** Counts one pass served without a full read. */

@@ -47,23 +47,26 @@ type TableRead = { ok: true; table: LbTableState | undefined } | { ok: false; er
  * One table: the stamp first when the cache may serve it, the whole table otherwise. A table
  * known absent and not wanted is not even listed between full reads: a process per container per
  * pass saved, and such a table appearing out of band (nothing of vxmesh creates it) is found at
- * the next full read.
+ * the next full read. A `trusted` table (one this pass writes with a compare-and-swap on its
+ * stamp) is not listed either when the cache may serve it: the write checks the stamp instead.
  */
 async function readTable(
   runner: CommandRunner,
   scope: CommandScope,
   table: string,
   wanted: boolean,
+  trusted: boolean,
   cache: LbTableCache,
   signal: AbortSignal | undefined,
 ): Promise<TableRead> {
   const opts = signal === undefined ? {} : { signal };
   const key = lbTableKey(scopeLabel(scope), table);
   const cached = cache.get(key);
-  if (cached !== undefined && cached.cheapReads + 1 < cache.fullReadEvery) {
-    if (!wanted && cached.state === undefined) {
+  if (cached !== undefined && cache.mayServe(key)) {
+    if ((!wanted && cached.state === undefined) || (trusted && cached.state !== undefined)) {
+      // Trusted: the pass writes this table with a compare-and-swap on the stamp (lb-delta.ts).
       cache.served(key);
-      return { ok: true, table: undefined };
+      return { ok: true, table: cached.state };
     }
     const result = await runner.run(
       { tool: 'nft', scope, args: ['-j', 'list', 'set', LB_FAMILY, table, STAMP_SET] },
@@ -135,6 +138,12 @@ export interface ReadLoadBalancingOptions {
   readonly cache: LbTableCache;
   readonly concurrency: number;
   readonly signal?: AbortSignal;
+  /**
+   * Namespaces whose `ip vxmesh_lb` table this pass writes with a compare-and-swap on the stamp
+   * (lb-node-diff.ts): served from the cache without listing the stamp. A promise, so the reads
+   * can start before the pass knows (results of the other tables do not wait for it).
+   */
+  readonly trusted?: Promise<ReadonlySet<string>> | ReadonlySet<string>;
 }
 
 type JobResult = { read: TableRead; sysctls: Map<string, string> };
@@ -175,9 +184,15 @@ export async function readLoadBalancing(
       sysctls: forwarding.has(n) ? [FORWARDING_SYSCTL] : [],
     })),
   ];
+  const trustedNamespaces = options.trusted ?? new Set<string>();
   const running = mapLimited(jobs, options.concurrency, async (job): Promise<JobResult> => {
+    // Only a table with a basis can be trusted (a delta needs one): the others do not wait.
+    const trusted =
+      job.scope.kind === 'netns' &&
+      cache.get(lbTableKey(job.scope.name, job.table))?.basis !== undefined &&
+      (await trustedNamespaces).has(job.scope.name);
     const [read, values] = await Promise.all([
-      readTable(runner, job.scope, job.table, job.wanted, cache, signal),
+      readTable(runner, job.scope, job.table, job.wanted, trusted, cache, signal),
       Promise.all(job.sysctls.map((k) => readSysctl(runner, job.scope, k, signal))),
     ]);
     if (!read.ok) {

@@ -73,6 +73,15 @@ export interface IngressSandboxSpec {
   readonly namespace: string;
   /** Its address on the egress bridge, no prefix length: the published ports' DNAT target. */
   readonly egressAddr: string;
+  /**
+   * Local tasks on the ingress network: ingress address → the task's egress address (both without
+   * prefix length; the task's default route must be its egress attachment). An ingress-mode port
+   * whose sandbox frontend has such a backend is balanced in the daemon namespace already: the
+   * connections of the local backends' slots are DNATed straight to the task's egress address
+   * (the client's address is kept, no sandbox, no masquerade), the others go to the sandbox, which
+   * hashes them to the same slot and so to the same remote backend (lb/README.md).
+   */
+  readonly localBackends?: readonly { readonly addr: string; readonly egressAddr: string }[];
 }
 
 /**

@@ -25,6 +25,7 @@
  * `jhash … mod 12` cannot sit inside the map key's concatenation (nft refuses it: datatype
  * mismatch), hence the mark: the slot is computed into the packet mark first, then looked up.
  */
+import { createHash } from 'node:crypto';
 import { canonicalIp } from '../ip-text.js';
 import {
   BACKENDS_MAP,
@@ -183,27 +184,89 @@ export function desiredLbTable(ns: LbNamespaceSpec, memo: BackendMemo = new Weak
 }
 
 /**
+ * What the daemon namespace needs to balance ingress ports itself (see `IngressSandboxSpec.localBackends`).
+ */
+export interface PublishSplit {
+  /** The sandbox's egress address: ingress-mode ports are DNATed there. */
+  readonly sandboxAddr: string;
+  /** The sandbox table's frontends (key → backends, as {@link desiredLbTable} orders them). */
+  readonly frontends: ReadonlyMap<string, readonly string[]>;
+  /** Local tasks: ingress address → egress address. */
+  readonly local: ReadonlyMap<string, string>;
+}
+
+/**
+ * The 12 DNAT targets of an ingress-mode port balanced in the daemon namespace: slot k → the
+ * local task's egress address . target port when the sandbox's slot k is a local backend, the
+ * sandbox otherwise; undefined when no slot is local (the port then goes to the sandbox whole).
+ */
+function splitSlots(p: PublishedPortSpec, split: PublishSplit): string[] | undefined {
+  if (p.target.addr !== split.sandboxAddr || split.local.size === 0) {
+    return undefined;
+  }
+  const backends = split.frontends.get(frontendKey(p.target.addr, p.protocol, p.target.port));
+  if (backends === undefined || backends.length === 0) {
+    return undefined;
+  }
+  let local = false;
+  const slots: string[] = [];
+  for (let slot = 0; slot < LB_SLOTS; slot++) {
+    const backend = slotBackend(backends, slot) ?? '';
+    const [addr = '', port = ''] = backend.split(' . ');
+    const egress = split.local.get(addr);
+    local ||= egress !== undefined;
+    slots.push(egress === undefined ? targetText(p.target.addr, p.target.port) : `${egress} . ${port}`);
+  }
+  return local ? slots : undefined;
+}
+
+/**
  * The `ip vxmesh_publish` table of the daemon namespace; undefined without published ports.
  * `egressBridge` gets the localhost masquerade (docker's `--src-type LOCAL -o docker_gwbridge`).
+ * With `split`, an ingress-mode port with local backends gets a rule of its own ahead of the port
+ * map: `jhash` of the client's address and port over the same 12 slots as the sandbox (same
+ * expression, same seed), each slot DNATed to the local task or to the sandbox. No packet mark
+ * here: the daemon namespace's marks belong to the host (policy routing, other firewalls), so the
+ * slots sit in an anonymous map keyed by the hash itself; the rule's comment carries a digest of
+ * the slots, so a change rewrites the chain.
  */
 export function desiredPublishTable(
   ports: readonly PublishedPortSpec[],
   egressBridge: string | undefined,
+  split?: PublishSplit,
 ): DesiredLbTable | undefined {
   if (ports.length === 0) {
     return undefined;
   }
   const map = new Map<string, string>();
+  const splitRules: { comment: string; text: string }[] = [];
+  const seed = `0x${LB_JHASH_SEED.toString(16)}`;
+  const seen = new Set<string>();
   for (const p of ports) {
     const key = portKey(p.protocol, p.port);
-    if (!map.has(key)) {
-      map.set(key, targetText(canonicalIp(p.target.addr), p.target.port));
+    if (seen.has(key)) {
+      continue;
     }
+    seen.add(key);
+    const slots = split === undefined ? undefined : splitSlots(p, split);
+    if (slots === undefined) {
+      map.set(key, targetText(canonicalIp(p.target.addr), p.target.port));
+      continue;
+    }
+    const digest = createHash('sha256').update(slots.join(',')).digest('hex').slice(0, 16);
+    splitRules.push(
+      rule(
+        `vxmesh publish ${p.protocol} ${p.port} ${digest}`,
+        `fib daddr type local meta l4proto ${p.protocol} th dport ${p.port} ` +
+          `dnat ip to jhash ip saddr . th sport mod ${LB_SLOTS} seed ${seed} ` +
+          `map { ${slots.map((t, k) => `${k} : ${t}`).join(', ')} }`,
+      ),
+    );
   }
   const dnat = rule('vxmesh publish', `fib daddr type local dnat ip to meta l4proto . th dport map @${PORTS_MAP}`);
   const chains: DesiredLbChain[] = [
-    { name: 'prerouting', hook: 'prerouting', priority: DSTNAT, rules: [dnat] },
-    { name: 'output', hook: 'output', priority: DSTNAT, rules: [dnat] },
+    { name: 'prerouting', hook: 'prerouting', priority: DSTNAT, rules: [...splitRules, dnat] },
+    { name: 'output', hook: 'output', priority: DSTNAT, rules: [...splitRules, dnat] },
   ];
   if (egressBridge !== undefined) {
     chains.push({

@@ -80,6 +80,11 @@ export function validateLoadBalancing(spec: NodeDataplaneSpec): string[] {
     if (ipFamily(sandbox.egressAddr) !== 4) {
       problems.push(`ingress sandbox: egress address ${JSON.stringify(sandbox.egressAddr)} is not IPv4`);
     }
+    for (const b of sandbox.localBackends ?? []) {
+      if (ipFamily(b.addr) !== 4 || ipFamily(b.egressAddr) !== 4) {
+        problems.push(`ingress sandbox: local backend ${JSON.stringify(b)} is not two IPv4 addresses`);
+      }
+    }
   }
   return problems;
 }

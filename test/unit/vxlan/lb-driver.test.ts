@@ -82,12 +82,13 @@ describe('load balancing through the driver (fake kernel)', () => {
     ]);
   });
 
-  it('moves one backend with one transaction holding only the moved slots and the stamp', async () => {
+  it('moves one backend with one transaction holding only the moved slots and a compare-and-swap of the stamp', async () => {
     const { runner, driver } = setup();
     await driver.reconcile(
       withLb({ namespaces: [vipNamespace(['10.0.1.5', '10.0.1.6', '10.0.1.7'])], publishedPorts: [] }),
     );
     const before = runner.mutations().length;
+    const mark = runner.history.length;
     const report = await driver.reconcile(
       withLb({ namespaces: [vipNamespace(['10.0.1.5', '10.0.1.6', '10.0.1.8'])], publishedPorts: [] }),
     );
@@ -95,12 +96,44 @@ describe('load balancing through the driver (fake kernel)', () => {
     const writes = runner.mutations().slice(before);
     expect(writes.map((c) => [c.tool, c.scope])).toEqual([['nft', { kind: 'netns', name: 'c1' }]]);
     expect(writes[0]?.input?.trim().split('\n')).toEqual([
+      'delete element ip vxmesh_lb stamp { 100 }',
       `delete element ip vxmesh_lb backends { ${[2, 5, 8, 11].map((s) => `${VIP} . tcp . 80 . ${s}`).join(', ')} }`,
       `add element ip vxmesh_lb backends { ${[2, 5, 8, 11].map((s) => `${VIP} . tcp . 80 . ${s} : 10.0.1.8 . 8080`).join(', ')} }`,
-      'flush set ip vxmesh_lb stamp',
       'add element ip vxmesh_lb stamp { 101 }',
     ]);
+    // The write checks the stamp itself: it was not listed.
+    expect(nftCommands(runner, mark).filter((c) => c.startsWith('c1 '))).toEqual(['c1 -f -']);
     expect(slotsOf(runner, 'c1').get(`${VIP} . tcp . 80 . 2`)).toBe('10.0.1.8 . 8080');
+  });
+
+  it('a compare-and-swap write meeting another stamp changes nothing, and the same reconcile converges', async () => {
+    const { runner, driver } = setup();
+    await driver.reconcile(withLb({ namespaces: [vipNamespace(['10.0.1.5', '10.0.1.6'])], publishedPorts: [] }));
+    // Out of band: the table is rebuilt by someone else (another stamp, one slot elsewhere).
+    const table = runner.kernel.get('c1').nftTables.get('ip vxmesh_lb');
+    table?.sets.get('stamp')?.elements.clear();
+    table?.sets.get('stamp')?.elements.add('7');
+    table?.sets.get('backends')?.data.set(`${VIP} . tcp . 80 . 0`, '10.0.1.99 . 8080');
+    const mark = runner.history.length;
+    const report = await driver.reconcile(
+      withLb({ namespaces: [vipNamespace(['10.0.1.5', '10.0.1.7'])], publishedPorts: [] }),
+    );
+    expect(report.errors).toEqual([]);
+    // The refused transaction, then a full read and the repair.
+    expect(nftCommands(runner, mark).filter((c) => c.startsWith('c1 '))).toEqual([
+      'c1 -f -',
+      'c1 -j list table ip vxmesh_lb',
+      'c1 -f -',
+    ]);
+    const slots = slotsOf(runner, 'c1');
+    expect(slots.get(`${VIP} . tcp . 80 . 0`)).toBe('10.0.1.5 . 8080');
+    expect(slots.get(`${VIP} . tcp . 80 . 1`)).toBe('10.0.1.7 . 8080');
+    const fresh = new DataplaneDriver({ runner, daemonNamespace: 'host-a', lbFirstStamp: 1 });
+    expect(
+      total(
+        await fresh.reconcile(withLb({ namespaces: [vipNamespace(['10.0.1.5', '10.0.1.7'])], publishedPorts: [] })),
+      ),
+    ).toBe(0);
   });
 
   it('a restarted driver (empty cache) reads everything and issues nothing for the same spec', async () => {
@@ -155,7 +188,7 @@ describe('load balancing through the driver (fake kernel)', () => {
     expect(runner.kernel.get('c1').nftTables.has('ip vxmesh_lb')).toBe(false);
   });
 
-  it('a transaction refused because the cache was stale is reported, and the next pass converges', async () => {
+  it('a compare-and-swap transaction refused because the cache was stale is retried at once with a full read', async () => {
     const { runner, driver } = setup();
     await driver.reconcile(withLb({ namespaces: [vipNamespace(['10.0.1.5', '10.0.1.6'])], publishedPorts: [] }));
     // Out of band, without the stamp: the element the next change deletes is already gone.
@@ -163,8 +196,6 @@ describe('load balancing through the driver (fake kernel)', () => {
     table?.sets.get('backends')?.elements.delete(`${VIP} . tcp . 80 . 1`);
     table?.sets.get('backends')?.data.delete(`${VIP} . tcp . 80 . 1`);
     const next = withLb({ namespaces: [vipNamespace(['10.0.1.5', '10.0.1.7'])], publishedPorts: [] });
-    const failed = await driver.reconcile(next);
-    expect(failed.errors.join('\n')).toMatch(/lb: nft in c1: .*No such file or directory/);
     const fixed = await driver.reconcile(next);
     expect(fixed.errors).toEqual([]);
     expect(slotsOf(runner, 'c1').get(`${VIP} . tcp . 80 . 1`)).toBe('10.0.1.7 . 8080');
@@ -247,5 +278,191 @@ describe('load balancing through the driver (fake kernel)', () => {
       withLb({ namespaces: [{ ...vipNamespace(['10.0.1.5']), namespace: 'ghost' }], publishedPorts: [] }),
     );
     expect(report.errors).toEqual(['load balancing: namespace ghost does not exist']);
+  });
+});
+
+describe('incremental LB passes (lb-delta.ts)', () => {
+  /** A deterministic pseudo-random sequence (mulberry32). */
+  function rng(seed: number): () => number {
+    let a = seed >>> 0;
+    return () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  type Frontend = LbNamespaceSpec['frontends'][number];
+
+  function mutate(frontends: readonly Frontend[], next: () => number): Frontend[] {
+    const out = frontends.map((f) => ({ ...f, backends: [...f.backends] }));
+    const pick = (): number => Math.floor(next() * out.length);
+    const edits = 1 + Math.floor(next() * 3);
+    for (let e = 0; e < edits; e++) {
+      const i = pick();
+      const f = out[i];
+      if (f === undefined) {
+        continue;
+      }
+      const r = next();
+      if (r < 0.3) {
+        // Move, add or drop a backend (possibly to none).
+        const backends = f.backends.filter(() => next() < 0.7);
+        if (next() < 0.6) {
+          backends.push({ addr: `10.9.${Math.floor(next() * 4)}.${1 + Math.floor(next() * 200)}`, port: 8080 });
+        }
+        out[i] = { ...f, backends };
+      } else if (r < 0.45) {
+        // Reordered backends: same table.
+        out[i] = { ...f, backends: [...f.backends].reverse() };
+      } else if (r < 0.75) {
+        // Another VIP (a new key, the old one gone).
+        out[i] = { ...f, addr: `10.8.${Math.floor(next() * 4)}.${1 + Math.floor(next() * 250)}` };
+      } else if (r < 0.78) {
+        // A duplicate key (the first one wins): the full diff handles it.
+        const j = pick();
+        const g = out[j];
+        if (g !== undefined) {
+          out[i] = { ...f, addr: g.addr, protocol: g.protocol, port: g.port };
+        }
+      } else if (r < 0.84) {
+        out.splice(i, 1);
+      } else if (r < 0.9) {
+        out.push({
+          addr: `10.7.0.${1 + Math.floor(next() * 250)}`,
+          protocol: 'udp',
+          port: 53,
+          backends: [{ addr: '10.9.9.9', port: 53 }],
+        });
+      } else {
+        out[i] = { ...f, port: f.port + 1 };
+      }
+    }
+    return out;
+  }
+
+  it('leaves the same table as a full diff over a random sequence of changes', async () => {
+    const { runner, driver } = setup(1_000_000);
+    const next = rng(7);
+    let frontends: Frontend[] = Array.from({ length: 40 }, (_, i) => ({
+      addr: `10.8.0.${i + 1}`,
+      protocol: 'tcp' as const,
+      port: 80,
+      backends: [0, 1, 2].map((b) => ({ addr: `10.9.0.${i * 3 + b + 1}`, port: 8080 })),
+    }));
+    const spec = (): NodeDataplaneSpec =>
+      withLb({ namespaces: [{ namespace: 'c1', hook: 'output', frontends }], publishedPorts: [] });
+    expect((await driver.reconcile(spec())).errors).toEqual([]);
+    for (let step = 0; step < 100; step++) {
+      frontends = mutate(frontends, next);
+      const report = await driver.reconcile(spec());
+      expect(report.errors).toEqual([]);
+      // A driver with an empty cache reads the whole table and finds nothing to change.
+      const fresh = new DataplaneDriver({ runner, daemonNamespace: 'host-a', lbFirstStamp: 1 });
+      const check = await fresh.reconcile(spec());
+      expect(check.errors).toEqual([]);
+      expect(total(check)).toBe(0);
+    }
+  });
+
+  it('diffs only what changed, without the caller keeping its objects', async () => {
+    const { runner, driver } = setup(1_000_000);
+    const frontends = (third: string): LbNamespaceSpec['frontends'] =>
+      Array.from({ length: 20 }, (_, i) => ({
+        addr: `10.8.0.${i + 1}`,
+        protocol: 'tcp' as const,
+        port: 80,
+        backends: [
+          { addr: '10.9.0.1', port: 8080 },
+          { addr: '10.9.0.2', port: 8080 },
+          { addr: i === 4 ? third : '10.9.0.3', port: 8080 },
+        ],
+      }));
+    const spec = (third: string): NodeDataplaneSpec =>
+      withLb({ namespaces: [{ namespace: 'c1', hook: 'output', frontends: frontends(third) }], publishedPorts: [] });
+    await driver.reconcile(spec('10.9.0.3'));
+    const mark = runner.history.length;
+    const before = runner.mutations().length;
+    const report = await driver.reconcile(spec('10.9.0.4'));
+    expect(report.errors).toEqual([]);
+    expect(nftCommands(runner, mark)).not.toContain('c1 -j list table ip vxmesh_lb');
+    expect(runner.mutations().slice(before)[0]?.input?.trim().split('\n')).toEqual([
+      'delete element ip vxmesh_lb stamp { 100 }',
+      `delete element ip vxmesh_lb backends { ${[2, 5, 8, 11].map((s) => `10.8.0.5 . tcp . 80 . ${s}`).join(', ')} }`,
+      `add element ip vxmesh_lb backends { ${[2, 5, 8, 11].map((s) => `10.8.0.5 . tcp . 80 . ${s} : 10.9.0.4 . 8080`).join(', ')} }`,
+      'add element ip vxmesh_lb stamp { 101 }',
+    ]);
+    // Equal but new objects: nothing to do.
+    expect(total(await driver.reconcile(spec('10.9.0.4')))).toBe(0);
+  });
+});
+
+describe('ingress ports balanced in the daemon namespace', () => {
+  const SBOX = 'vxd-ingress-sbox';
+  const lb = (local: { addr: string; egressAddr: string }[]): LoadBalancingSpec => ({
+    namespaces: [
+      {
+        namespace: SBOX,
+        hook: 'prerouting',
+        masqueradeOut: 'eth0',
+        frontends: [
+          {
+            addr: '172.18.255.254',
+            protocol: 'tcp',
+            port: 8080,
+            backends: ['10.255.0.11', '10.255.0.12', '10.255.0.13'].map((addr) => ({ addr, port: 80 })),
+          },
+        ],
+      },
+    ],
+    publishedPorts: [{ protocol: 'tcp', port: 8080, target: { addr: '172.18.255.254', port: 8080 }, mode: 'ingress' }],
+    ingressSandbox: { namespace: SBOX, egressAddr: '172.18.255.254', localBackends: local },
+  });
+
+  it('DNATs the local backends’ slots to the task and the rest to the sandbox; follows changes', async () => {
+    const { runner, driver } = setup();
+    runner.kernel.addNamespace(SBOX);
+    const none = await driver.reconcile(withLb(lb([])));
+    expect(none.errors).toEqual([]);
+    const publish = (): { ports: Map<string, string> | undefined; rules: string[] } => {
+      const t = runner.daemon.nftTables.get('ip vxmesh_publish');
+      return {
+        ports: t?.sets.get('ports')?.data,
+        rules: t?.chains.get('prerouting')?.rules.map((r) => r.text) ?? [],
+      };
+    };
+    expect(publish().ports).toEqual(new Map([['tcp . 8080', '172.18.255.254 . 8080']]));
+
+    const split = await driver.reconcile(withLb(lb([{ addr: '10.255.0.12', egressAddr: '172.18.0.7' }])));
+    expect(split.errors).toEqual([]);
+    const { ports, rules } = publish();
+    expect(ports?.size ?? 0).toBe(0);
+    expect(rules).toHaveLength(2);
+    const slots = Array.from({ length: 12 }, (_, k) =>
+      k % 3 === 1 ? `${k} : 172.18.0.7 . 80` : `${k} : 172.18.255.254 . 8080`,
+    );
+    expect(rules[0]).toContain(
+      `fib daddr type local meta l4proto tcp th dport 8080 dnat ip to jhash ip saddr . th sport mod 12 seed 0x766d7368 map { ${slots.join(', ')} }`,
+    );
+    expect(runner.daemon.nftTables.get('ip vxmesh_publish')?.chains.get('output')?.rules).toHaveLength(2);
+    expect(total(await driver.reconcile(withLb(lb([{ addr: '10.255.0.12', egressAddr: '172.18.0.7' }]))))).toBe(0);
+
+    // Another local task: the rule is rewritten (its comment carries a digest of the slots).
+    const two = [
+      { addr: '10.255.0.11', egressAddr: '172.18.0.6' },
+      { addr: '10.255.0.12', egressAddr: '172.18.0.7' },
+    ];
+    expect((await driver.reconcile(withLb(lb(two)))).errors).toEqual([]);
+    expect(publish().rules[0]).toContain('0 : 172.18.0.6 . 80, 1 : 172.18.0.7 . 80, 2 : 172.18.255.254 . 8080');
+    // A fresh driver agrees.
+    const fresh = new DataplaneDriver({ runner, daemonNamespace: 'host-a', lbFirstStamp: 1 });
+    expect(total(await fresh.reconcile(withLb(lb(two))))).toBe(0);
+
+    // No local task any more: back to the port map.
+    expect((await driver.reconcile(withLb(lb([])))).errors).toEqual([]);
+    expect(publish().ports).toEqual(new Map([['tcp . 8080', '172.18.255.254 . 8080']]));
+    expect(publish().rules).toHaveLength(1);
   });
 });

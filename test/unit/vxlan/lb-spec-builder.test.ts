@@ -182,7 +182,11 @@ describe('load-balancing spec', () => {
     expect(validateDataplaneSpec(spec)).toEqual([]);
     expect(validateLoadBalancing(spec)).toEqual([]);
     const lb = spec.loadBalancing;
-    expect(lb?.ingressSandbox).toEqual({ namespace: 'vx-ingress-sbox', egressAddr: '172.18.255.254' });
+    expect(lb?.ingressSandbox).toEqual({
+      namespace: 'vx-ingress-sbox',
+      egressAddr: '172.18.255.254',
+      localBackends: [],
+    });
     const ingressBackends = [
       { addr: '10.255.0.11', port: 80 },
       { addr: '10.255.0.12', port: 80 },
@@ -218,6 +222,38 @@ describe('load-balancing spec', () => {
       ipv4Cidr: '172.18.255.254/16',
       defaultRoute: true,
     });
+  });
+
+  it('lists the local tasks on ingress with their egress address, for balancing in the daemon namespace', () => {
+    const localTask = Container.fromPartial({
+      id: 'c3c3c3c3c3c3c3c3',
+      namespace: 'vx-c-c3',
+      state: ContainerState.CONTAINER_STATE_RUNNING,
+      egressAddress: '172.18.0.4/16',
+      taskId: 'taski1',
+      networks: [
+        {
+          networkId: 'ingress1',
+          endpointId: 'i1',
+          ipv4Address: '10.255.0.11/16',
+          macAddress: '02:42:0a:ff:00:0b',
+          ifName: 'eth0',
+        },
+      ],
+    });
+    const base = inputs([{ item: { $case: 'endpoint', value: lbEndpoint } }]);
+    const spec = buildDataplaneSpec({
+      ...base,
+      attachments: [...base.attachments, { container: localTask, network: localTask.networks[0]! }],
+    });
+    expect(validateLoadBalancing(spec)).toEqual([]);
+    expect(spec.loadBalancing?.ingressSandbox?.localBackends).toEqual([
+      { addr: '10.255.0.11', egressAddr: '172.18.0.4' },
+    ]);
+    // The task's egress attachment (its default route) is in the spec too.
+    expect(spec.egress?.attachments).toContainEqual(
+      expect.objectContaining({ containerNamespace: 'vx-c-c3', ipv4Cidr: '172.18.0.4/16', defaultRoute: true }),
+    );
   });
 
   it('no egress bridge: no sandbox and no published ports', () => {

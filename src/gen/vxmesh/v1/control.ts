@@ -140,6 +140,11 @@ export interface SwarmInitRequest {
   etcdEndpoints: string[];
   /** Node certificate lifetime in milliseconds; 0 means 90 days. */
   certExpiryMs: bigint;
+  /**
+   * Heartbeat period of the nodes in milliseconds (docker's --dispatcher-heartbeat); 0 means 5 s.
+   * Manager leases last three periods, so it also sets how fast a dead leader is replaced.
+   */
+  dispatcherHeartbeatMs: number;
 }
 
 export interface SwarmInitResponse {
@@ -1929,6 +1934,7 @@ function createBaseSwarmInitRequest(): SwarmInitRequest {
     defaultAddrPoolMaskLength: 0,
     etcdEndpoints: [],
     certExpiryMs: 0n,
+    dispatcherHeartbeatMs: 0,
   };
 }
 
@@ -1960,6 +1966,9 @@ export const SwarmInitRequest: MessageFns<SwarmInitRequest> = {
         throw new globalThis.Error('value provided for field message.certExpiryMs of type int64 too large');
       }
       writer.uint32(64).int64(message.certExpiryMs);
+    }
+    if (message.dispatcherHeartbeatMs !== 0) {
+      writer.uint32(72).uint32(message.dispatcherHeartbeatMs);
     }
     return writer;
   },
@@ -2041,6 +2050,14 @@ export const SwarmInitRequest: MessageFns<SwarmInitRequest> = {
             message.certExpiryMs = reader.int64() as bigint;
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.dispatcherHeartbeatMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2095,6 +2112,11 @@ export const SwarmInitRequest: MessageFns<SwarmInitRequest> = {
         : isSet(object.cert_expiry_ms)
           ? BigInt(object.cert_expiry_ms)
           : 0n,
+      dispatcherHeartbeatMs: isSet(object.dispatcherHeartbeatMs)
+        ? globalThis.Number(object.dispatcherHeartbeatMs)
+        : isSet(object.dispatcher_heartbeat_ms)
+          ? globalThis.Number(object.dispatcher_heartbeat_ms)
+          : 0,
     };
   },
 
@@ -2124,6 +2146,9 @@ export const SwarmInitRequest: MessageFns<SwarmInitRequest> = {
     if (message.certExpiryMs !== 0n) {
       obj.certExpiryMs = message.certExpiryMs.toString();
     }
+    if (message.dispatcherHeartbeatMs !== 0) {
+      obj.dispatcherHeartbeatMs = Math.round(message.dispatcherHeartbeatMs);
+    }
     return obj;
   },
 
@@ -2141,6 +2166,7 @@ export const SwarmInitRequest: MessageFns<SwarmInitRequest> = {
     message.etcdEndpoints = object.etcdEndpoints?.map((e) => e) || [];
     message.certExpiryMs =
       object.certExpiryMs !== undefined && object.certExpiryMs !== null ? BigInt(object.certExpiryMs) : 0n;
+    message.dispatcherHeartbeatMs = object.dispatcherHeartbeatMs ?? 0;
     return message;
   },
 };

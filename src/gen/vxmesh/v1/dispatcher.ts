@@ -21,7 +21,7 @@ import {
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { Endpoint } from './endpoint.js';
-import { Network } from './network.js';
+import { Network, NetworkKey } from './network.js';
 import { NodeRole, nodeRoleFromJSON, nodeRoleToJSON } from './node.js';
 import { Service } from './service.js';
 import { Task, TaskStatus } from './task.js';
@@ -149,6 +149,8 @@ export interface SessionRequest {
   /** The node's current cluster-API address, when it changed since join. */
   advertiseAddr: string;
   dataPathAddr: string;
+  /** The kernel's boot ID (/proc/sys/kernel/random/boot_id); the manager records it on the node. */
+  bootId?: string | undefined;
 }
 
 export interface SessionResponse {
@@ -187,6 +189,8 @@ export interface AgentStatus {
    * narrowest measured path's, less VXLAN's 50 bytes, or the network's MTU option.
    */
   overlayMtus: { [key: string]: number };
+  /** Encrypted overlays on this node: whether the kernel can enforce them, and each tunnel's SAs. */
+  encryption?: EncryptionStatus | undefined;
 }
 
 export interface AgentStatus_OverlayMtusEntry {
@@ -254,13 +258,64 @@ export interface Assignment {
     /** A task the node runs (its own only), while it must run or still has to be stopped. */
     | { $case: 'task'; value: Task } //
     /** A service with a virtual IP or published ports on a network the node serves. */
-    | { $case: 'service'; value: Service }
+    | { $case: 'service'; value: Service } //
+    /** The IPsec keys, only for a node with an endpoint on an encrypted network (one item). */
+    | { $case: 'networkKeys'; value: NetworkKeys }
     | undefined;
 }
 
 export interface PeerNode {
   nodeId: string;
   dataPathAddr: string;
+  /** The peer's kernel boot ID (Node.boot_id); empty while unknown. */
+  bootId?: string | undefined;
+}
+
+/**
+ * The cluster's IPsec key ring as a node needs it (docs/encryption.md): accept every key,
+ * transmit with the second oldest.
+ */
+export interface NetworkKeys {
+  /** Oldest first. */
+  keys: NetworkKey[];
+}
+
+/** A node's encrypted-overlay state, for `node inspect`. */
+export interface EncryptionStatus {
+  /** Whether this node's kernel can enforce encrypted overlays (probed when the agent starts). */
+  supported: boolean;
+  /** Why not, or what keeps encrypted overlays from working now; empty when fine. */
+  error: string;
+  /** Tags of the keys the node holds, oldest first, and the one it transmits with. */
+  keyTags: number[];
+  txTag: number;
+  /** One per peer on an encrypted network. */
+  tunnels: TunnelStatus[];
+  /** Plaintext VXLAN for an encrypted network dropped on input. */
+  plaintextDropped: bigint;
+  /** The kernel's XFRM error counters (/proc/net/xfrm_stat) that are not zero. */
+  xfrmErrors: { [key: string]: bigint };
+}
+
+export interface EncryptionStatus_XfrmErrorsEntry {
+  key: string;
+  value: bigint;
+}
+
+/** The SAs between this node and one peer. */
+export interface TunnelStatus {
+  nodeId: string;
+  addr: string;
+  /** "up" (outbound SA and policy and every inbound SA present), "partial", "down". */
+  state: string;
+  txSpi: number;
+  txPackets: bigint;
+  /** Inbound SAs present (one per key). */
+  rxSas: number;
+  rxPackets: bigint;
+  /** Inbound packets dropped as replays, and failing the integrity check (a wrong or stale key). */
+  replayDropped: bigint;
+  integrityFailed: bigint;
 }
 
 function createBaseLogRequest(): LogRequest {
@@ -872,7 +927,7 @@ export const UpdateTaskStatusResponse: MessageFns<UpdateTaskStatusResponse> = {
 };
 
 function createBaseSessionRequest(): SessionRequest {
-  return { hostname: '', advertiseAddr: '', dataPathAddr: '' };
+  return { hostname: '', advertiseAddr: '', dataPathAddr: '', bootId: undefined };
 }
 
 export const SessionRequest: MessageFns<SessionRequest> = {
@@ -885,6 +940,9 @@ export const SessionRequest: MessageFns<SessionRequest> = {
     }
     if (message.dataPathAddr !== '') {
       writer.uint32(26).string(message.dataPathAddr);
+    }
+    if (message.bootId !== undefined) {
+      writer.uint32(34).string(message.bootId);
     }
     return writer;
   },
@@ -926,6 +984,14 @@ export const SessionRequest: MessageFns<SessionRequest> = {
             message.dataPathAddr = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.bootId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -951,6 +1017,11 @@ export const SessionRequest: MessageFns<SessionRequest> = {
         : isSet(object.data_path_addr)
           ? globalThis.String(object.data_path_addr)
           : '',
+      bootId: isSet(object.bootId)
+        ? globalThis.String(object.bootId)
+        : isSet(object.boot_id)
+          ? globalThis.String(object.boot_id)
+          : undefined,
     };
   },
 
@@ -965,6 +1036,9 @@ export const SessionRequest: MessageFns<SessionRequest> = {
     if (message.dataPathAddr !== '') {
       obj.dataPathAddr = message.dataPathAddr;
     }
+    if (message.bootId !== undefined) {
+      obj.bootId = message.bootId;
+    }
     return obj;
   },
 
@@ -976,6 +1050,7 @@ export const SessionRequest: MessageFns<SessionRequest> = {
     message.hostname = object.hostname ?? '';
     message.advertiseAddr = object.advertiseAddr ?? '';
     message.dataPathAddr = object.dataPathAddr ?? '';
+    message.bootId = object.bootId ?? undefined;
     return message;
   },
 };
@@ -1240,7 +1315,14 @@ export const HeartbeatRequest: MessageFns<HeartbeatRequest> = {
 };
 
 function createBaseAgentStatus(): AgentStatus {
-  return { appliedVersion: '', lastError: '', itemCount: 0, resolver: undefined, overlayMtus: {} };
+  return {
+    appliedVersion: '',
+    lastError: '',
+    itemCount: 0,
+    resolver: undefined,
+    overlayMtus: {},
+    encryption: undefined,
+  };
 }
 
 export const AgentStatus: MessageFns<AgentStatus> = {
@@ -1260,6 +1342,9 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     globalThis.Object.entries(message.overlayMtus).forEach(([key, value]: [string, number]) => {
       AgentStatus_OverlayMtusEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).join();
     });
+    if (message.encryption !== undefined) {
+      EncryptionStatus.encode(message.encryption, writer.uint32(50).fork()).join();
+    }
     return writer;
   },
 
@@ -1319,6 +1404,14 @@ export const AgentStatus: MessageFns<AgentStatus> = {
             }
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.encryption = EncryptionStatus.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1376,6 +1469,7 @@ export const AgentStatus: MessageFns<AgentStatus> = {
               {},
             )
           : {},
+      encryption: isSet(object.encryption) ? EncryptionStatus.fromJSON(object.encryption) : undefined,
     };
   },
 
@@ -1402,6 +1496,9 @@ export const AgentStatus: MessageFns<AgentStatus> = {
         });
       }
     }
+    if (message.encryption !== undefined) {
+      obj.encryption = EncryptionStatus.toJSON(message.encryption);
+    }
     return obj;
   },
 
@@ -1426,6 +1523,10 @@ export const AgentStatus: MessageFns<AgentStatus> = {
       },
       {},
     );
+    message.encryption =
+      object.encryption !== undefined && object.encryption !== null
+        ? EncryptionStatus.fromPartial(object.encryption)
+        : undefined;
     return message;
   },
 };
@@ -2107,6 +2208,9 @@ export const Assignment: MessageFns<Assignment> = {
       case 'service':
         Service.encode(message.item.value, writer.uint32(42).fork()).join();
         break;
+      case 'networkKeys':
+        NetworkKeys.encode(message.item.value, writer.uint32(50).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2164,6 +2268,14 @@ export const Assignment: MessageFns<Assignment> = {
             message.item = { $case: 'service', value: Service.decode(reader, reader.uint32()) };
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.item = { $case: 'networkKeys', value: NetworkKeys.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2188,7 +2300,11 @@ export const Assignment: MessageFns<Assignment> = {
               ? { $case: 'task', value: Task.fromJSON(object.task) }
               : isSet(object.service)
                 ? { $case: 'service', value: Service.fromJSON(object.service) }
-                : undefined,
+                : isSet(object.networkKeys)
+                  ? { $case: 'networkKeys', value: NetworkKeys.fromJSON(object.networkKeys) }
+                  : isSet(object.network_keys)
+                    ? { $case: 'networkKeys', value: NetworkKeys.fromJSON(object.network_keys) }
+                    : undefined,
     };
   },
 
@@ -2204,6 +2320,8 @@ export const Assignment: MessageFns<Assignment> = {
       obj.task = Task.toJSON(message.item.value);
     } else if (message.item?.$case === 'service') {
       obj.service = Service.toJSON(message.item.value);
+    } else if (message.item?.$case === 'networkKeys') {
+      obj.networkKeys = NetworkKeys.toJSON(message.item.value);
     }
     return obj;
   },
@@ -2244,13 +2362,19 @@ export const Assignment: MessageFns<Assignment> = {
         }
         break;
       }
+      case 'networkKeys': {
+        if (object.item?.value !== undefined && object.item?.value !== null) {
+          message.item = { $case: 'networkKeys', value: NetworkKeys.fromPartial(object.item.value) };
+        }
+        break;
+      }
     }
     return message;
   },
 };
 
 function createBasePeerNode(): PeerNode {
-  return { nodeId: '', dataPathAddr: '' };
+  return { nodeId: '', dataPathAddr: '', bootId: undefined };
 }
 
 export const PeerNode: MessageFns<PeerNode> = {
@@ -2260,6 +2384,9 @@ export const PeerNode: MessageFns<PeerNode> = {
     }
     if (message.dataPathAddr !== '') {
       writer.uint32(18).string(message.dataPathAddr);
+    }
+    if (message.bootId !== undefined) {
+      writer.uint32(26).string(message.bootId);
     }
     return writer;
   },
@@ -2293,6 +2420,14 @@ export const PeerNode: MessageFns<PeerNode> = {
             message.dataPathAddr = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.bootId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2317,6 +2452,11 @@ export const PeerNode: MessageFns<PeerNode> = {
         : isSet(object.data_path_addr)
           ? globalThis.String(object.data_path_addr)
           : '',
+      bootId: isSet(object.bootId)
+        ? globalThis.String(object.bootId)
+        : isSet(object.boot_id)
+          ? globalThis.String(object.boot_id)
+          : undefined,
     };
   },
 
@@ -2328,6 +2468,9 @@ export const PeerNode: MessageFns<PeerNode> = {
     if (message.dataPathAddr !== '') {
       obj.dataPathAddr = message.dataPathAddr;
     }
+    if (message.bootId !== undefined) {
+      obj.bootId = message.bootId;
+    }
     return obj;
   },
 
@@ -2338,6 +2481,651 @@ export const PeerNode: MessageFns<PeerNode> = {
     const message = createBasePeerNode();
     message.nodeId = object.nodeId ?? '';
     message.dataPathAddr = object.dataPathAddr ?? '';
+    message.bootId = object.bootId ?? undefined;
+    return message;
+  },
+};
+
+function createBaseNetworkKeys(): NetworkKeys {
+  return { keys: [] };
+}
+
+export const NetworkKeys: MessageFns<NetworkKeys> = {
+  encode(message: NetworkKeys, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.keys) {
+      NetworkKey.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NetworkKeys {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetworkKeys();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keys.push(NetworkKey.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NetworkKeys {
+    return { keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => NetworkKey.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: NetworkKeys): unknown {
+    const obj: any = {};
+    if (message.keys?.length) {
+      obj.keys = message.keys.map((e) => NetworkKey.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NetworkKeys>): NetworkKeys {
+    return NetworkKeys.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NetworkKeys>): NetworkKeys {
+    const message = createBaseNetworkKeys();
+    message.keys = object.keys?.map((e) => NetworkKey.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseEncryptionStatus(): EncryptionStatus {
+  return { supported: false, error: '', keyTags: [], txTag: 0, tunnels: [], plaintextDropped: 0n, xfrmErrors: {} };
+}
+
+export const EncryptionStatus: MessageFns<EncryptionStatus> = {
+  encode(message: EncryptionStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.supported !== false) {
+      writer.uint32(8).bool(message.supported);
+    }
+    if (message.error !== '') {
+      writer.uint32(18).string(message.error);
+    }
+    if (message.keyTags.length !== 0) {
+      writer.uint32(26).fork();
+      for (const v of message.keyTags) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.txTag !== 0) {
+      writer.uint32(32).uint32(message.txTag);
+    }
+    for (const v of message.tunnels) {
+      TunnelStatus.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.plaintextDropped !== 0n) {
+      if (BigInt.asUintN(64, message.plaintextDropped) !== message.plaintextDropped) {
+        throw new globalThis.Error('value provided for field message.plaintextDropped of type uint64 too large');
+      }
+      writer.uint32(48).uint64(message.plaintextDropped);
+    }
+    globalThis.Object.entries(message.xfrmErrors).forEach(([key, value]: [string, bigint]) => {
+      EncryptionStatus_XfrmErrorsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EncryptionStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEncryptionStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.supported = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag === 24) {
+              message.keyTags.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 26) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.keyTags.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.txTag = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tunnels.push(TunnelStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.plaintextDropped = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const entry7 = EncryptionStatus_XfrmErrorsEntry.decode(reader, reader.uint32());
+            if (entry7.value !== undefined) {
+              message.xfrmErrors[entry7.key] = entry7.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EncryptionStatus {
+    return {
+      supported: isSet(object.supported) ? globalThis.Boolean(object.supported) : false,
+      error: isSet(object.error) ? globalThis.String(object.error) : '',
+      keyTags: globalThis.Array.isArray(object?.keyTags)
+        ? object.keyTags.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.key_tags)
+          ? object.key_tags.map((e: any) => globalThis.Number(e))
+          : [],
+      txTag: isSet(object.txTag)
+        ? globalThis.Number(object.txTag)
+        : isSet(object.tx_tag)
+          ? globalThis.Number(object.tx_tag)
+          : 0,
+      tunnels: globalThis.Array.isArray(object?.tunnels)
+        ? object.tunnels.map((e: any) => TunnelStatus.fromJSON(e))
+        : [],
+      plaintextDropped: isSet(object.plaintextDropped)
+        ? BigInt(object.plaintextDropped)
+        : isSet(object.plaintext_dropped)
+          ? BigInt(object.plaintext_dropped)
+          : 0n,
+      xfrmErrors: isObject(object.xfrmErrors)
+        ? (globalThis.Object.entries(object.xfrmErrors) as [string, any][]).reduce(
+            (acc: { [key: string]: bigint }, [key, value]: [string, any]) => {
+              globalThis.Object.defineProperty(acc, key, {
+                value: BigInt(value as string | number | bigint | boolean),
+                enumerable: true,
+                configurable: true,
+                writable: true,
+              });
+              return acc;
+            },
+            {},
+          )
+        : isObject(object.xfrm_errors)
+          ? (globalThis.Object.entries(object.xfrm_errors) as [string, any][]).reduce(
+              (acc: { [key: string]: bigint }, [key, value]: [string, any]) => {
+                globalThis.Object.defineProperty(acc, key, {
+                  value: BigInt(value as string | number | bigint | boolean),
+                  enumerable: true,
+                  configurable: true,
+                  writable: true,
+                });
+                return acc;
+              },
+              {},
+            )
+          : {},
+    };
+  },
+
+  toJSON(message: EncryptionStatus): unknown {
+    const obj: any = {};
+    if (message.supported !== false) {
+      obj.supported = message.supported;
+    }
+    if (message.error !== '') {
+      obj.error = message.error;
+    }
+    if (message.keyTags?.length) {
+      obj.keyTags = message.keyTags.map((e) => Math.round(e));
+    }
+    if (message.txTag !== 0) {
+      obj.txTag = Math.round(message.txTag);
+    }
+    if (message.tunnels?.length) {
+      obj.tunnels = message.tunnels.map((e) => TunnelStatus.toJSON(e));
+    }
+    if (message.plaintextDropped !== 0n) {
+      obj.plaintextDropped = message.plaintextDropped.toString();
+    }
+    if (message.xfrmErrors) {
+      const entries = globalThis.Object.entries(message.xfrmErrors) as [string, bigint][];
+      if (entries.length > 0) {
+        obj.xfrmErrors = {};
+        entries.forEach(([k, v]) => {
+          obj.xfrmErrors[k] = v.toString();
+        });
+      }
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EncryptionStatus>): EncryptionStatus {
+    return EncryptionStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EncryptionStatus>): EncryptionStatus {
+    const message = createBaseEncryptionStatus();
+    message.supported = object.supported ?? false;
+    message.error = object.error ?? '';
+    message.keyTags = object.keyTags?.map((e) => e) || [];
+    message.txTag = object.txTag ?? 0;
+    message.tunnels = object.tunnels?.map((e) => TunnelStatus.fromPartial(e)) || [];
+    message.plaintextDropped =
+      object.plaintextDropped !== undefined && object.plaintextDropped !== null ? BigInt(object.plaintextDropped) : 0n;
+    message.xfrmErrors = (globalThis.Object.entries(object.xfrmErrors ?? {}) as [string, bigint][]).reduce(
+      (acc: { [key: string]: bigint }, [key, value]: [string, bigint]) => {
+        if (value !== undefined) {
+          acc[key] = BigInt(value as string | number | bigint | boolean);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseEncryptionStatus_XfrmErrorsEntry(): EncryptionStatus_XfrmErrorsEntry {
+  return { key: '', value: 0n };
+}
+
+export const EncryptionStatus_XfrmErrorsEntry: MessageFns<EncryptionStatus_XfrmErrorsEntry> = {
+  encode(message: EncryptionStatus_XfrmErrorsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== '') {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0n) {
+      if (BigInt.asUintN(64, message.value) !== message.value) {
+        throw new globalThis.Error('value provided for field message.value of type uint64 too large');
+      }
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EncryptionStatus_XfrmErrorsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEncryptionStatus_XfrmErrorsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EncryptionStatus_XfrmErrorsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : '',
+      value: isSet(object.value) ? BigInt(object.value) : 0n,
+    };
+  },
+
+  toJSON(message: EncryptionStatus_XfrmErrorsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== '') {
+      obj.key = message.key;
+    }
+    if (message.value !== 0n) {
+      obj.value = message.value.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EncryptionStatus_XfrmErrorsEntry>): EncryptionStatus_XfrmErrorsEntry {
+    return EncryptionStatus_XfrmErrorsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EncryptionStatus_XfrmErrorsEntry>): EncryptionStatus_XfrmErrorsEntry {
+    const message = createBaseEncryptionStatus_XfrmErrorsEntry();
+    message.key = object.key ?? '';
+    message.value = object.value !== undefined && object.value !== null ? BigInt(object.value) : 0n;
+    return message;
+  },
+};
+
+function createBaseTunnelStatus(): TunnelStatus {
+  return {
+    nodeId: '',
+    addr: '',
+    state: '',
+    txSpi: 0,
+    txPackets: 0n,
+    rxSas: 0,
+    rxPackets: 0n,
+    replayDropped: 0n,
+    integrityFailed: 0n,
+  };
+}
+
+export const TunnelStatus: MessageFns<TunnelStatus> = {
+  encode(message: TunnelStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.nodeId !== '') {
+      writer.uint32(10).string(message.nodeId);
+    }
+    if (message.addr !== '') {
+      writer.uint32(18).string(message.addr);
+    }
+    if (message.state !== '') {
+      writer.uint32(26).string(message.state);
+    }
+    if (message.txSpi !== 0) {
+      writer.uint32(32).uint32(message.txSpi);
+    }
+    if (message.txPackets !== 0n) {
+      if (BigInt.asUintN(64, message.txPackets) !== message.txPackets) {
+        throw new globalThis.Error('value provided for field message.txPackets of type uint64 too large');
+      }
+      writer.uint32(40).uint64(message.txPackets);
+    }
+    if (message.rxSas !== 0) {
+      writer.uint32(48).uint32(message.rxSas);
+    }
+    if (message.rxPackets !== 0n) {
+      if (BigInt.asUintN(64, message.rxPackets) !== message.rxPackets) {
+        throw new globalThis.Error('value provided for field message.rxPackets of type uint64 too large');
+      }
+      writer.uint32(56).uint64(message.rxPackets);
+    }
+    if (message.replayDropped !== 0n) {
+      if (BigInt.asUintN(64, message.replayDropped) !== message.replayDropped) {
+        throw new globalThis.Error('value provided for field message.replayDropped of type uint64 too large');
+      }
+      writer.uint32(64).uint64(message.replayDropped);
+    }
+    if (message.integrityFailed !== 0n) {
+      if (BigInt.asUintN(64, message.integrityFailed) !== message.integrityFailed) {
+        throw new globalThis.Error('value provided for field message.integrityFailed of type uint64 too large');
+      }
+      writer.uint32(72).uint64(message.integrityFailed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TunnelStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTunnelStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.nodeId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.addr = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.txSpi = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.txPackets = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.rxSas = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.rxPackets = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.replayDropped = reader.uint64() as bigint;
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.integrityFailed = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TunnelStatus {
+    return {
+      nodeId: isSet(object.nodeId)
+        ? globalThis.String(object.nodeId)
+        : isSet(object.node_id)
+          ? globalThis.String(object.node_id)
+          : '',
+      addr: isSet(object.addr) ? globalThis.String(object.addr) : '',
+      state: isSet(object.state) ? globalThis.String(object.state) : '',
+      txSpi: isSet(object.txSpi)
+        ? globalThis.Number(object.txSpi)
+        : isSet(object.tx_spi)
+          ? globalThis.Number(object.tx_spi)
+          : 0,
+      txPackets: isSet(object.txPackets)
+        ? BigInt(object.txPackets)
+        : isSet(object.tx_packets)
+          ? BigInt(object.tx_packets)
+          : 0n,
+      rxSas: isSet(object.rxSas)
+        ? globalThis.Number(object.rxSas)
+        : isSet(object.rx_sas)
+          ? globalThis.Number(object.rx_sas)
+          : 0,
+      rxPackets: isSet(object.rxPackets)
+        ? BigInt(object.rxPackets)
+        : isSet(object.rx_packets)
+          ? BigInt(object.rx_packets)
+          : 0n,
+      replayDropped: isSet(object.replayDropped)
+        ? BigInt(object.replayDropped)
+        : isSet(object.replay_dropped)
+          ? BigInt(object.replay_dropped)
+          : 0n,
+      integrityFailed: isSet(object.integrityFailed)
+        ? BigInt(object.integrityFailed)
+        : isSet(object.integrity_failed)
+          ? BigInt(object.integrity_failed)
+          : 0n,
+    };
+  },
+
+  toJSON(message: TunnelStatus): unknown {
+    const obj: any = {};
+    if (message.nodeId !== '') {
+      obj.nodeId = message.nodeId;
+    }
+    if (message.addr !== '') {
+      obj.addr = message.addr;
+    }
+    if (message.state !== '') {
+      obj.state = message.state;
+    }
+    if (message.txSpi !== 0) {
+      obj.txSpi = Math.round(message.txSpi);
+    }
+    if (message.txPackets !== 0n) {
+      obj.txPackets = message.txPackets.toString();
+    }
+    if (message.rxSas !== 0) {
+      obj.rxSas = Math.round(message.rxSas);
+    }
+    if (message.rxPackets !== 0n) {
+      obj.rxPackets = message.rxPackets.toString();
+    }
+    if (message.replayDropped !== 0n) {
+      obj.replayDropped = message.replayDropped.toString();
+    }
+    if (message.integrityFailed !== 0n) {
+      obj.integrityFailed = message.integrityFailed.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<TunnelStatus>): TunnelStatus {
+    return TunnelStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<TunnelStatus>): TunnelStatus {
+    const message = createBaseTunnelStatus();
+    message.nodeId = object.nodeId ?? '';
+    message.addr = object.addr ?? '';
+    message.state = object.state ?? '';
+    message.txSpi = object.txSpi ?? 0;
+    message.txPackets = object.txPackets !== undefined && object.txPackets !== null ? BigInt(object.txPackets) : 0n;
+    message.rxSas = object.rxSas ?? 0;
+    message.rxPackets = object.rxPackets !== undefined && object.rxPackets !== null ? BigInt(object.rxPackets) : 0n;
+    message.replayDropped =
+      object.replayDropped !== undefined && object.replayDropped !== null ? BigInt(object.replayDropped) : 0n;
+    message.integrityFailed =
+      object.integrityFailed !== undefined && object.integrityFailed !== null ? BigInt(object.integrityFailed) : 0n;
     return message;
   },
 };

@@ -92,6 +92,33 @@ export interface SubnetUsage {
   free: bigint;
 }
 
+/**
+ * One key of the IPsec key ring of encrypted overlays (issue 9; docs/encryption.md). The managers
+ * generate it from a CSPRNG; nodes never use it as is: every tunnel's ESP key, salt and SPI are
+ * derived from it (HKDF) with the key tag, both node identities and the direction.
+ */
+export interface NetworkKey {
+  /** Lamport time: each new key's tag is one more than the ring's highest, so tags order keys. */
+  tag: number;
+  /** 32 random bytes. */
+  key: Buffer;
+  /** Unix time in milliseconds. */
+  createdAt: bigint;
+}
+
+/**
+ * The cluster's IPsec key ring as the managers store it (v1/network-keys/ring). Never sent as a
+ * whole: nodes with an endpoint on an encrypted network receive its keys as a NetworkKeys item.
+ */
+export interface NetworkKeyRing {
+  /** Oldest first; three once initialized. Nodes accept all and transmit with the second oldest. */
+  keys: NetworkKey[];
+  /** Unix time in milliseconds of the last rotation (or of the ring's creation). */
+  rotatedAt: bigint;
+  /** Store revision of the newest rotation request (v1/network-key-rotation) this ring honoured. */
+  rotationRequestRevision: bigint;
+}
+
 function createBaseNetwork(): Network {
   return {
     id: '',
@@ -1163,6 +1190,240 @@ export const SubnetUsage: MessageFns<SubnetUsage> = {
     return message;
   },
 };
+
+function createBaseNetworkKey(): NetworkKey {
+  return { tag: 0, key: Buffer.alloc(0), createdAt: 0n };
+}
+
+export const NetworkKey: MessageFns<NetworkKey> = {
+  encode(message: NetworkKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tag !== 0) {
+      writer.uint32(8).uint32(message.tag);
+    }
+    if (message.key.length !== 0) {
+      writer.uint32(18).bytes(message.key);
+    }
+    if (message.createdAt !== 0n) {
+      if (BigInt.asIntN(64, message.createdAt) !== message.createdAt) {
+        throw new globalThis.Error('value provided for field message.createdAt of type int64 too large');
+      }
+      writer.uint32(24).int64(message.createdAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NetworkKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetworkKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.tag = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.key = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.createdAt = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NetworkKey {
+    return {
+      tag: isSet(object.tag) ? globalThis.Number(object.tag) : 0,
+      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : Buffer.alloc(0),
+      createdAt: isSet(object.createdAt)
+        ? BigInt(object.createdAt)
+        : isSet(object.created_at)
+          ? BigInt(object.created_at)
+          : 0n,
+    };
+  },
+
+  toJSON(message: NetworkKey): unknown {
+    const obj: any = {};
+    if (message.tag !== 0) {
+      obj.tag = Math.round(message.tag);
+    }
+    if (message.key.length !== 0) {
+      obj.key = base64FromBytes(message.key);
+    }
+    if (message.createdAt !== 0n) {
+      obj.createdAt = message.createdAt.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NetworkKey>): NetworkKey {
+    return NetworkKey.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NetworkKey>): NetworkKey {
+    const message = createBaseNetworkKey();
+    message.tag = object.tag ?? 0;
+    message.key = object.key ?? Buffer.alloc(0);
+    message.createdAt = object.createdAt !== undefined && object.createdAt !== null ? BigInt(object.createdAt) : 0n;
+    return message;
+  },
+};
+
+function createBaseNetworkKeyRing(): NetworkKeyRing {
+  return { keys: [], rotatedAt: 0n, rotationRequestRevision: 0n };
+}
+
+export const NetworkKeyRing: MessageFns<NetworkKeyRing> = {
+  encode(message: NetworkKeyRing, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.keys) {
+      NetworkKey.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.rotatedAt !== 0n) {
+      if (BigInt.asIntN(64, message.rotatedAt) !== message.rotatedAt) {
+        throw new globalThis.Error('value provided for field message.rotatedAt of type int64 too large');
+      }
+      writer.uint32(16).int64(message.rotatedAt);
+    }
+    if (message.rotationRequestRevision !== 0n) {
+      if (BigInt.asIntN(64, message.rotationRequestRevision) !== message.rotationRequestRevision) {
+        throw new globalThis.Error('value provided for field message.rotationRequestRevision of type int64 too large');
+      }
+      writer.uint32(24).int64(message.rotationRequestRevision);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NetworkKeyRing {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNetworkKeyRing();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keys.push(NetworkKey.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.rotatedAt = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.rotationRequestRevision = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NetworkKeyRing {
+    return {
+      keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => NetworkKey.fromJSON(e)) : [],
+      rotatedAt: isSet(object.rotatedAt)
+        ? BigInt(object.rotatedAt)
+        : isSet(object.rotated_at)
+          ? BigInt(object.rotated_at)
+          : 0n,
+      rotationRequestRevision: isSet(object.rotationRequestRevision)
+        ? BigInt(object.rotationRequestRevision)
+        : isSet(object.rotation_request_revision)
+          ? BigInt(object.rotation_request_revision)
+          : 0n,
+    };
+  },
+
+  toJSON(message: NetworkKeyRing): unknown {
+    const obj: any = {};
+    if (message.keys?.length) {
+      obj.keys = message.keys.map((e) => NetworkKey.toJSON(e));
+    }
+    if (message.rotatedAt !== 0n) {
+      obj.rotatedAt = message.rotatedAt.toString();
+    }
+    if (message.rotationRequestRevision !== 0n) {
+      obj.rotationRequestRevision = message.rotationRequestRevision.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<NetworkKeyRing>): NetworkKeyRing {
+    return NetworkKeyRing.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<NetworkKeyRing>): NetworkKeyRing {
+    const message = createBaseNetworkKeyRing();
+    message.keys = object.keys?.map((e) => NetworkKey.fromPartial(e)) || [];
+    message.rotatedAt = object.rotatedAt !== undefined && object.rotatedAt !== null ? BigInt(object.rotatedAt) : 0n;
+    message.rotationRequestRevision =
+      object.rotationRequestRevision !== undefined && object.rotationRequestRevision !== null
+        ? BigInt(object.rotationRequestRevision)
+        : 0n;
+    return message;
+  },
+};
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, 'base64'));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString('base64');
+}
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | bigint | undefined;
 

@@ -171,6 +171,12 @@ export interface Node {
   createdAt: bigint;
   /** Unix time in milliseconds of the last write to the record. */
   updatedAt: bigint;
+  /**
+   * The node's kernel boot ID as its agent last reported it (/proc/sys/kernel/random/boot_id).
+   * Peers derive the node's outgoing IPsec keys with it, so a rebooted node, whose kernel lost
+   * its SAs and sequence counters, never transmits with a key and SPI it used before.
+   */
+  bootId?: string | undefined;
 }
 
 function createBaseNode(): Node {
@@ -184,6 +190,7 @@ function createBaseNode(): Node {
     dataPathAddr: '',
     createdAt: 0n,
     updatedAt: 0n,
+    bootId: undefined,
   };
 }
 
@@ -221,6 +228,9 @@ export const Node: MessageFns<Node> = {
         throw new globalThis.Error('value provided for field message.updatedAt of type int64 too large');
       }
       writer.uint32(72).int64(message.updatedAt);
+    }
+    if (message.bootId !== undefined) {
+      writer.uint32(82).string(message.bootId);
     }
     return writer;
   },
@@ -310,6 +320,14 @@ export const Node: MessageFns<Node> = {
             message.updatedAt = reader.int64() as bigint;
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.bootId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -349,6 +367,11 @@ export const Node: MessageFns<Node> = {
         : isSet(object.updated_at)
           ? BigInt(object.updated_at)
           : 0n,
+      bootId: isSet(object.bootId)
+        ? globalThis.String(object.bootId)
+        : isSet(object.boot_id)
+          ? globalThis.String(object.boot_id)
+          : undefined,
     };
   },
 
@@ -381,6 +404,9 @@ export const Node: MessageFns<Node> = {
     if (message.updatedAt !== 0n) {
       obj.updatedAt = message.updatedAt.toString();
     }
+    if (message.bootId !== undefined) {
+      obj.bootId = message.bootId;
+    }
     return obj;
   },
 
@@ -398,6 +424,7 @@ export const Node: MessageFns<Node> = {
     message.dataPathAddr = object.dataPathAddr ?? '';
     message.createdAt = object.createdAt !== undefined && object.createdAt !== null ? BigInt(object.createdAt) : 0n;
     message.updatedAt = object.updatedAt !== undefined && object.updatedAt !== null ? BigInt(object.updatedAt) : 0n;
+    message.bootId = object.bootId ?? undefined;
     return message;
   },
 };
