@@ -1,8 +1,9 @@
-import { Argument, Option } from 'commander';
+import { Argument, InvalidArgumentError as FlagValueError, Option } from 'commander';
 import type { Command } from 'commander';
 import { InvalidArgumentError, VxmeshError } from '../common/errors.js';
 import { NodeAvailability } from '../gen/vxmesh/v1/node.js';
 import { withDaemon } from './cli-context.js';
+import { parseGoDuration } from './go-duration.js';
 import type { CliContext } from './cli-context.js';
 import {
   cidrPrefixLength,
@@ -27,6 +28,25 @@ interface SwarmInitOptions {
   readonly defaultAddrPoolMaskLength?: number;
   readonly etcdEndpoints?: string[];
   readonly certExpiry?: number;
+  readonly dispatcherHeartbeat?: number;
+}
+
+/** Shortest and longest `--dispatcher-heartbeat`: managers' leases last three periods. */
+const MIN_HEARTBEAT_MS = 1000;
+const MAX_HEARTBEAT_MS = 3_600_000;
+
+/** `--dispatcher-heartbeat`: a Go duration (docker's default is 5s), in milliseconds. */
+function parseHeartbeat(value: string): number {
+  let ms: number;
+  try {
+    ms = parseGoDuration(value);
+  } catch (err) {
+    throw new FlagValueError(`${(err as Error).message}; expected a duration such as 5s.`);
+  }
+  if (ms < MIN_HEARTBEAT_MS || ms > MAX_HEARTBEAT_MS) {
+    throw new FlagValueError('Must be between 1s and 1h.');
+  }
+  return Math.round(ms);
 }
 
 interface SwarmJoinOptions {
@@ -97,6 +117,11 @@ export function addSwarmCommands(program: Command, ctx: CliContext): void {
       parseEtcdEndpoints,
     )
     .option('--cert-expiry <duration>', 'lifetime of node certificates, e.g. 720h (default 2160h)', parseCertExpiry)
+    .option(
+      '--dispatcher-heartbeat <duration>',
+      'heartbeat period of the nodes; managers are replaced after three (default 5s)',
+      parseHeartbeat,
+    )
     .action(async (opts: SwarmInitOptions, command: Command) => {
       const pools = opts.defaultAddrPool ?? [];
       checkPoolMaskLength(pools, opts.defaultAddrPoolMaskLength);
@@ -110,6 +135,7 @@ export function addSwarmCommands(program: Command, ctx: CliContext): void {
           defaultAddrPoolMaskLength: opts.defaultAddrPoolMaskLength ?? 0,
           etcdEndpoints: opts.etcdEndpoints ?? [],
           certExpiryMs: BigInt(opts.certExpiry ?? 0),
+          dispatcherHeartbeatMs: opts.dispatcherHeartbeat ?? 0,
         }),
       );
       output.out(swarmInitText(res.nodeId, res.workerJoinCommand));

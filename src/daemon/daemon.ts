@@ -1,4 +1,4 @@
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
@@ -50,6 +50,9 @@ const ASSIGNMENTS_SAVE_DELAY_MS = 200;
 /** How soon a role change that failed (store unreachable) is tried again. */
 const ROLE_RETRY_MS = 5000;
 const ETCD_NAMESPACE = '/vxmesh/';
+/** Bounds of `swarm init --dispatcher-heartbeat` (managers' leases last three periods). */
+const MIN_HEARTBEAT_MS = 1000;
+const MAX_HEARTBEAT_MS = 3_600_000;
 
 export interface DaemonOptions {
   readonly dataRoot: string;
@@ -66,6 +69,19 @@ export interface DaemonOptions {
    * /run/docker/plugins/vxmesh.sock; absent: not served.
    */
   readonly dockerPluginSocket?: string;
+  /**
+   * Files this host's manager presents to etcd when the cluster's endpoints are `https://`
+   * (etcd's `--client-cert-auth`): the CA that signed etcd's certificates, and this host's client
+   * certificate and key. Read each time the store is opened. Absent: plain `http://` endpoints.
+   */
+  readonly etcdTls?: EtcdTlsFiles;
+}
+
+/** PEM files for TLS to etcd (vxmeshd `--etcd-cacert`, `--etcd-cert`, `--etcd-key`). */
+export interface EtcdTlsFiles {
+  readonly caFile: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
 }
 
 const NOT_A_MANAGER =
@@ -173,7 +189,41 @@ export class Daemon implements AsyncDisposable {
 
   async #openStore(location: StoreLocation): Promise<KvStore> {
     if (location.kind === 'etcd') {
-      return new EtcdKvStore({ endpoints: location.endpoints, namespace: ETCD_NAMESPACE });
+      const files = this.#opts.etcdTls;
+      const secure = location.endpoints.some((e) => e.startsWith('https://'));
+      if (secure && !files) {
+        throw new VxmeshError(
+          'FAILED_PRECONDITION',
+          `etcd endpoints ${location.endpoints.join(',')} use TLS: start vxmeshd with --etcd-cacert ` +
+            '(and --etcd-cert/--etcd-key when etcd requires client certificates)',
+        );
+      }
+      const read = (path: string | undefined): Promise<string | undefined> =>
+        path === undefined
+          ? Promise.resolve(undefined)
+          : readFile(path, 'utf8').catch((err: unknown) => {
+              throw new VxmeshError(
+                'FAILED_PRECONDITION',
+                `cannot read etcd TLS file ${path}: ${(err as Error).message}`,
+              );
+            });
+      const tls =
+        secure && files
+          ? { ca: await read(files.caFile), cert: await read(files.certFile), key: await read(files.keyFile) }
+          : undefined;
+      return new EtcdKvStore({
+        endpoints: location.endpoints,
+        namespace: ETCD_NAMESPACE,
+        ...(tls
+          ? {
+              tls: {
+                ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+                ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+                ...(tls.key === undefined ? {} : { key: tls.key }),
+              },
+            }
+          : {}),
+      });
     }
     await mkdir(this.#files.storeDir, { recursive: true, mode: 0o700 });
     return EmbeddedKvStore.open({ path: join(this.#files.storeDir, 'state.db') });
@@ -357,6 +407,10 @@ export class Daemon implements AsyncDisposable {
     );
     const dataPathAddr = req.dataPathAddr ? parseIp(req.dataPathAddr, 'data-path-addr') : advertise.host;
     const etcdEndpoints = checkEtcdEndpoints(req.etcdEndpoints);
+    const heartbeat = req.dispatcherHeartbeatMs;
+    if (heartbeat !== 0 && (heartbeat < MIN_HEARTBEAT_MS || heartbeat > MAX_HEARTBEAT_MS)) {
+      throw new InvalidArgumentError('dispatcher-heartbeat', `${heartbeat} ms is not between 1s and 1h`);
+    }
     const location: StoreLocation =
       etcdEndpoints.length > 0 ? { kind: 'etcd', endpoints: etcdEndpoints } : { kind: 'embedded' };
     const store = await this.#openStore(location);
@@ -372,6 +426,7 @@ export class Daemon implements AsyncDisposable {
           defaultAddrPools: req.defaultAddrPools,
           ...(req.defaultAddrPoolMaskLength ? { defaultAddrPoolMaskLength: req.defaultAddrPoolMaskLength } : {}),
           ...(req.certExpiryMs ? { certExpiryMs: Number(req.certExpiryMs) } : {}),
+          ...(req.dispatcherHeartbeatMs ? { heartbeatPeriodMs: req.dispatcherHeartbeatMs } : {}),
           etcdEndpoints,
         },
         this.#opts.clock,

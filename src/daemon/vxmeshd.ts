@@ -19,6 +19,9 @@ const program = new Command('vxmeshd')
     'serve the Docker network/IPAM plugin API here (e.g. /run/docker/plugins/vxmesh.sock)',
     '',
   )
+  .option('--etcd-cacert <file>', "CA bundle that signed the etcd servers' certificates (https:// endpoints)")
+  .option('--etcd-cert <file>', "this host's client certificate for etcd's --client-cert-auth")
+  .option('--etcd-key <file>', 'private key of --etcd-cert')
   .showHelpAfterError();
 
 async function main(): Promise<void> {
@@ -29,7 +32,16 @@ async function main(): Promise<void> {
     hostname: string;
     netnsPrefix: string;
     dockerPluginSocket: string;
+    etcdCacert?: string;
+    etcdCert?: string;
+    etcdKey?: string;
   }>();
+  if ((opts.etcdCert === undefined) !== (opts.etcdKey === undefined)) {
+    throw new VxmeshError('INVALID_ARGUMENT', '--etcd-cert and --etcd-key must be given together');
+  }
+  if (opts.etcdCert !== undefined && opts.etcdCacert === undefined) {
+    throw new VxmeshError('INVALID_ARGUMENT', '--etcd-cert needs --etcd-cacert');
+  }
   const daemon = await Daemon.start({
     dataRoot: opts.dataRoot,
     socketPath: opts.socket,
@@ -38,6 +50,15 @@ async function main(): Promise<void> {
     namespacePrefix: opts.netnsPrefix,
     driver: await createKernelDriver(),
     ...(opts.dockerPluginSocket ? { dockerPluginSocket: opts.dockerPluginSocket } : {}),
+    ...(opts.etcdCacert === undefined
+      ? {}
+      : {
+          etcdTls: {
+            caFile: opts.etcdCacert,
+            ...(opts.etcdCert === undefined ? {} : { certFile: opts.etcdCert }),
+            ...(opts.etcdKey === undefined ? {} : { keyFile: opts.etcdKey }),
+          },
+        }),
   });
   let stopping = false;
   const stop = (signal: string): void => {

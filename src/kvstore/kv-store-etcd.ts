@@ -168,6 +168,56 @@ type DuplexStub = (metadata: Metadata, options: object) => ClientDuplexStream<un
 
 type Service = 'KV' | 'Lease' | 'Watch';
 
+/** One endpoint of etcd3's connection pool (its `Host`), as far as we use it. */
+interface PoolHost {
+  getServiceClient(name: Service): Client;
+}
+
+/**
+ * etcd3's pool, with what its `ICallable` type leaves out: the host list, and the host order
+ * `withConnection` accepts.
+ */
+interface HostPool {
+  readonly hosts?: readonly PoolHost[];
+  withConnection<R>(
+    service: Service,
+    fn: (args: { resource: PoolHost; client: Client; metadata: Metadata }) => Promise<R> | R,
+    order?: Generator<PoolHost, void, unknown>,
+  ): Promise<R>;
+}
+
+/** Marks a failure that happened before anything was sent, so another endpoint may be tried. */
+const NOT_SENT = Symbol('vxmesh.etcd.notSent');
+
+/** What a caller cannot do while etcd has no quorum (part of the error users see). */
+const NO_QUORUM_CONSEQUENCE =
+  'state can be neither read nor changed until a majority of etcd members is reachable again';
+
+/** A connection attempt gets at least this long, however many endpoints share the dial timeout. */
+const MIN_DIAL_MS = 1000;
+
+/**
+ * etcd's require-leader metadata (clientv3 `WithRequireLeader`): a member that has no leader
+ * refuses the call at once with "etcdserver: no leader" instead of holding it until its request
+ * timeout, and ends watch streams, which then resume on a member that has a quorum.
+ */
+function requireLeader(metadata: Metadata): Metadata {
+  const copy = metadata.clone();
+  copy.set('hasleader', 'true');
+  return copy;
+}
+
+function* repeatHost(host: PoolHost): Generator<PoolHost, void, unknown> {
+  for (;;) {
+    yield host;
+  }
+}
+
+/** Nothing reached etcd: our connect deadline passed, or etcd3's circuit breaker refused the endpoint. */
+function notSent(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (NOT_SENT in err || 'isBrokenCircuitError' in err);
+}
+
 /** A request's key range on the wire (namespace applied). */
 interface WireRange {
   readonly key: Buffer;
@@ -297,6 +347,11 @@ export function toVxmeshError(err: unknown, ctx: EtcdErrorContext = {}): VxmeshE
   if (code === GrpcStatus.UNAUTHENTICATED || text.includes('invalid auth token')) {
     return new VxmeshError('UNAUTHENTICATED', `etcd rejected the credentials: ${text}`, options);
   }
+  if (/etcdserver: (no leader|request timed out)/.test(text)) {
+    // A member that lost its quorum refuses at once (we ask for a leader on every call) or, if it
+    // still believed in a leader when the call came, gives up after its request timeout.
+    return new UnavailableError(`etcd has no quorum (${text}): ${NO_QUORUM_CONSEQUENCE}`, options);
+  }
   if (
     code === GrpcStatus.UNAVAILABLE ||
     code === GrpcStatus.DEADLINE_EXCEEDED ||
@@ -401,6 +456,8 @@ export class EtcdKvStore implements KvStore {
   readonly #nsBytes: number;
   readonly #dialTimeoutMs: number;
   readonly #clock: Clock;
+  /** Rotates the first endpoint tried among equally good ones, spreading the load. */
+  #nextHost = 0;
   #closed = false;
   /** Cancels every in-flight call and stream; run by `close()`. */
   readonly #inflight = new Set<() => void>();
@@ -617,10 +674,9 @@ export class EtcdKvStore implements KvStore {
     checkLeaseId(id, 'id');
     let res: ILeaseKeepAliveResponse;
     try {
-      res = await this.#pool.withConnection('Lease', async ({ client, metadata }) => {
-        await this.#whenReady(client, signal);
-        return await this.#keepAliveOnce(client, metadata, id, signal);
-      });
+      res = await this.#onSomeHost('Lease', signal, (client, metadata) =>
+        this.#keepAliveOnce(client, metadata, id, signal),
+      );
     } catch (err) {
       throw this.#failure(err, signal, { lease: id });
     }
@@ -731,15 +787,111 @@ export class EtcdKvStore implements KvStore {
     signal: AbortSignal | undefined,
     ctx?: EtcdErrorContext,
   ): Promise<Res> {
-    return this.#pool
-      .withConnection(service, ({ client, metadata }) =>
-        client.getChannel().getConnectivityState(false) === connectivityState.READY
-          ? this.#invoke<Res>(client, method, request, metadata, signal)
-          : this.#whenReady(client, signal).then(() => this.#invoke<Res>(client, method, request, metadata, signal)),
-      )
-      .catch((err: unknown) => {
-        throw this.#failure(err, signal, ctx);
+    return this.#onSomeHost(service, signal, (client, metadata) =>
+      this.#invoke<Res>(client, method, request, metadata, signal),
+    ).catch((err: unknown) => {
+      throw this.#failure(err, signal, ctx);
+    });
+  }
+
+  /**
+   * Runs `fn` on a connected endpoint, trying the endpoints one after another until one takes
+   * it: those already connected first, then the others, each waiting for a connection for its
+   * share of `dialTimeoutMs` (at least {@link MIN_DIAL_MS}). Moving on is safe only while nothing
+   * was sent (no connection in time, or etcd3's circuit breaker refused the endpoint); a call
+   * that was sent and failed is never repeated here, since it may have been applied. Without
+   * this, etcd3 picks an endpoint at random, so with one member of three down a third of all
+   * calls waited the whole dial timeout and failed, although a quorum was up.
+   */
+  async #onSomeHost<R>(
+    service: Service,
+    signal: AbortSignal | undefined,
+    fn: (client: Client, metadata: Metadata) => Promise<R>,
+  ): Promise<R> {
+    const pool = this.#pool as unknown as HostPool;
+    const hosts = pool.hosts ?? [];
+    const connected = (client: Client): boolean =>
+      client.getChannel().getConnectivityState(false) === connectivityState.READY;
+    const first = this.#nextHost++ % Math.max(1, hosts.length);
+    const rotated = [...hosts.slice(first), ...hosts.slice(0, first)];
+    const ready = rotated.filter((h) => connected(h.getServiceClient(service)));
+    const others = rotated.filter((h) => !ready.includes(h));
+    const dialMs = Math.max(MIN_DIAL_MS, Math.floor(this.#dialTimeoutMs / Math.max(1, others.length)));
+    const attempt = async ({ client, metadata }: { client: Client; metadata: Metadata }): Promise<R> => {
+      if (!connected(client)) {
+        await this.#whenReady(client, signal, hosts.length === 0 ? this.#dialTimeoutMs : dialMs);
+      }
+      return await fn(client, requireLeader(metadata));
+    };
+    if (hosts.length === 0) {
+      // Not etcd3's ConnectionPool as we know it: let it pick.
+      return await pool.withConnection(service, attempt);
+    }
+    const unreachable = (cause: unknown): Error =>
+      Object.assign(
+        new UnavailableError(`cannot connect to any of the ${hosts.length} etcd endpoints: ${NO_QUORUM_CONSEQUENCE}`, {
+          cause,
+        }),
+        { [RecoverableError]: true, [NOT_SENT]: true },
+      );
+    let order = [...ready, ...others];
+    if (ready.length === 0 && others.length > 1) {
+      // Nothing connected (a fresh client, or the members it used died): dial every endpoint at
+      // once and start with the first that answers, instead of waiting on dead ones in turn.
+      const winner = await this.#firstToConnect(
+        others.map((h) => h.getServiceClient(service)),
+        signal,
+      );
+      const host = winner === undefined ? undefined : others[winner];
+      if (!host) {
+        throw unreachable(undefined);
+      }
+      order = [host, ...others.filter((h) => h !== host)];
+    }
+    let last: unknown;
+    for (const host of order) {
+      try {
+        return await pool.withConnection(service, attempt, repeatHost(host));
+      } catch (err) {
+        last = err;
+        if (signal?.aborted || this.#closed || !notSent(err)) {
+          throw err;
+        }
+      }
+    }
+    throw hosts.length === 1 ? last : unreachable(last);
+  }
+
+  /**
+   * Starts connecting every client and resolves with the index of the first one connected, or
+   * undefined when none is within `dialTimeoutMs` (or the signal aborts, or the store closes).
+   */
+  #firstToConnect(clients: readonly Client[], signal: AbortSignal | undefined): Promise<number | undefined> {
+    return new Promise<number | undefined>((resolve) => {
+      let pending = clients.length;
+      let done = false;
+      const finish = (index: number | undefined): void => {
+        if (!done) {
+          done = true;
+          signal?.removeEventListener('abort', onAbort);
+          this.#inflight.delete(onAbort);
+          resolve(index);
+        }
+      };
+      const onAbort = (): void => finish(undefined);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#inflight.add(onAbort);
+      const deadline = this.#clock.now() + this.#dialTimeoutMs;
+      clients.forEach((client, i) => {
+        client.waitForReady(deadline, (err) => {
+          if (err === undefined) {
+            finish(i);
+          } else if (--pending === 0) {
+            finish(undefined);
+          }
+        });
       });
+    });
   }
 
   #invoke<Res>(
@@ -784,7 +936,7 @@ export class EtcdKvStore implements KvStore {
    * is marked recoverable for etcd3 so its per-host circuit breaker steers later calls to
    * another endpoint.
    */
-  #whenReady(client: Client, signal: AbortSignal | undefined): Promise<void> {
+  #whenReady(client: Client, signal: AbortSignal | undefined, timeoutMs = this.#dialTimeoutMs): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       signal?.throwIfAborted();
       // gRPC offers no way to stop waiting; abort and close() settle the promise instead, and the
@@ -792,7 +944,7 @@ export class EtcdKvStore implements KvStore {
       const onAbort = (): void => reject(new ClosedError('etcd call'));
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#inflight.add(onAbort);
-      client.waitForReady(this.#clock.now() + this.#dialTimeoutMs, (err) => {
+      client.waitForReady(this.#clock.now() + timeoutMs, (err) => {
         signal?.removeEventListener('abort', onAbort);
         this.#inflight.delete(onAbort);
         if (err === undefined) {
@@ -800,10 +952,10 @@ export class EtcdKvStore implements KvStore {
           return;
         }
         const unavailable = new UnavailableError(
-          `cannot connect to etcd at ${client.getChannel().getTarget()} within ${this.#dialTimeoutMs} ms`,
+          `cannot connect to etcd at ${client.getChannel().getTarget()} within ${timeoutMs} ms`,
           { cause: err },
         );
-        reject(Object.assign(unavailable, { [RecoverableError]: true }));
+        reject(Object.assign(unavailable, { [RecoverableError]: true, [NOT_SENT]: true }));
       });
     });
   }
@@ -1011,10 +1163,9 @@ export class EtcdKvStore implements KvStore {
   ): AsyncGenerator<WatchEvent, FollowOutcome, undefined> {
     let stream: ClientDuplexStream<unknown, unknown>;
     try {
-      stream = await this.#pool.withConnection('Watch', async ({ client, metadata }) => {
-        await this.#whenReady(client, signal);
-        return this.#openStream(client, 'watch', metadata);
-      });
+      stream = await this.#onSomeHost('Watch', signal, (client, metadata) =>
+        Promise.resolve(this.#openStream(client, 'watch', metadata)),
+      );
     } catch (err) {
       return this.#streamFailure(err, signal);
     }

@@ -1,3 +1,4 @@
+import { NotFoundError } from '../common/errors.js';
 import { createLogger } from '../common/logger.js';
 import type { Clock } from '../common/clock.js';
 import type { Compare, KvStore } from '../kvstore/index.js';
@@ -25,6 +26,7 @@ export class ManagerPresence implements AsyncDisposable {
   readonly #abort = new AbortController();
   readonly #managers = new Map<string, LiveManager>();
   readonly #sessions = new Map<string, string>();
+  readonly #leaseLostListeners = new Set<() => void>();
   #lease = 0n;
   #loops: Promise<void>[] = [];
 
@@ -56,9 +58,11 @@ export class ManagerPresence implements AsyncDisposable {
     this.#loops.push(this.#keepAlive(advertiseAddr));
   }
 
-  async #announce(advertiseAddr: string): Promise<void> {
-    this.#lease = (await this.#store.grantLease(this.#ttlSeconds)).id;
-    await this.#store.put(storeKeys.manager(this.#nodeId), advertiseAddr, { lease: this.#lease });
+  async #announce(advertiseAddr: string, signal?: AbortSignal): Promise<void> {
+    const opts = signal ? { signal } : {};
+    const lease = (await this.#store.grantLease(this.#ttlSeconds, opts)).id;
+    await this.#store.put(storeKeys.manager(this.#nodeId), advertiseAddr, { lease, ...opts });
+    this.#lease = lease;
   }
 
   #follow(
@@ -91,31 +95,81 @@ export class ManagerPresence implements AsyncDisposable {
     return ready;
   }
 
+  /**
+   * Renews the lease every third of its TTL. Each renewal is bounded by that period: without a
+   * quorum etcd holds a keep-alive until one is back, and a call left hanging would outlive the
+   * lease. A store that does not answer is tried again every second; etcd extends every lease
+   * when a new etcd leader takes over, so a quorum loss shorter than a few TTLs costs nothing.
+   * Only a lease the store no longer knows (it ran out: a pause longer than the TTL, a partition)
+   * makes this manager announce itself again, as the youngest, after telling the listeners of
+   * {@link onLeaseLost} that every session it recorded is gone.
+   */
   async #keepAlive(advertiseAddr: string): Promise<void> {
-    const period = (this.#ttlSeconds * 1000) / 3;
+    const period = Math.floor((this.#ttlSeconds * 1000) / 3);
+    let wait = period;
+    let lost = false;
     while (!this.#abort.signal.aborted) {
       try {
-        await this.#clock.sleep(period, this.#abort.signal);
+        await this.#clock.sleep(wait, this.#abort.signal);
       } catch {
         return;
       }
+      const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(period)]);
       try {
-        await this.#store.keepAliveLease(this.#lease);
-      } catch (err) {
-        // The lease expired (a long pause, a store outage): announce again with a new one.
-        log.warn({ err }, 'manager lease lost; announcing again');
-        try {
-          await this.#announce(advertiseAddr);
-        } catch (again) {
-          log.error({ err: again }, 'could not announce this manager');
+        if (lost) {
+          await this.#announce(advertiseAddr, signal);
+          lost = false;
+          log.info({ nodeId: this.#nodeId }, 'manager announced again with a new lease');
+        } else {
+          await this.#store.keepAliveLease(this.#lease, { signal });
         }
+        wait = period;
+      } catch (err) {
+        if (this.#abort.signal.aborted) {
+          return;
+        }
+        if (!lost && err instanceof NotFoundError) {
+          lost = true;
+          log.warn({ nodeId: this.#nodeId }, 'manager lease ran out; its sessions are gone; announcing again');
+          for (const listener of this.#leaseLostListeners) {
+            try {
+              listener();
+            } catch (e) {
+              log.error({ err: e }, 'lease-lost listener failed');
+            }
+          }
+        } else {
+          log.warn({ err }, lost ? 'could not announce this manager' : 'could not renew the manager lease');
+        }
+        wait = Math.min(period, 1000);
       }
     }
+  }
+
+  /**
+   * Calls `listener` when this manager's lease ran out: the store has dropped its presence and
+   * every session record on the lease, so the sessions it holds must be closed (their nodes open
+   * new ones, possibly here again). Returns the function that unsubscribes.
+   */
+  onLeaseLost(listener: () => void): () => void {
+    this.#leaseLostListeners.add(listener);
+    return () => this.#leaseLostListeners.delete(listener);
   }
 
   /** Records that this manager now serves the node's session. */
   async claimSession(nodeId: string): Promise<void> {
     await this.#store.put(storeKeys.session(nodeId), this.#nodeId, { lease: this.#lease });
+  }
+
+  /**
+   * The condition that fences a write this manager makes about a node whose session it holds:
+   * the session record still names this manager. The record lives on this manager's lease, so
+   * it is gone once the lease ran out (a pause, a partition from the store), and it names another
+   * manager once the node moved there; either way the write fails instead of acting on a stale
+   * view of the node's heartbeats.
+   */
+  sessionFence(nodeId: string): Compare {
+    return { key: storeKeys.session(nodeId), target: 'value', op: '==', value: this.#nodeId };
   }
 
   /** Drops the session record if it is still ours (another manager may have taken it over). */

@@ -27,6 +27,7 @@ import type { DispatcherOptions } from './dispatcher/dispatcher.js';
 import { AddressAllocator } from './ipam/address-allocator.js';
 import { NodeRegistry } from './node-registry.js';
 import { ManagerPresence } from './manager-presence.js';
+import { KeyManager } from './keys/index.js';
 import { Orchestrator } from './services/orchestrator.js';
 import type { OrchestratorOptions } from './services/orchestrator.js';
 import { ServiceService } from './services/service-service.js';
@@ -50,6 +51,8 @@ export interface ManagerOptions {
    * of the dispatcher alone that must not see ingress endpoints or tasks appear.
    */
   readonly orchestrator?: false | Pick<OrchestratorOptions, 'periodMs' | 'debounceMs' | 'concurrency'>;
+  /** Rotation period of the IPsec key ring of encrypted overlays (issue 9); default 12 h. */
+  readonly networkKeyRotationMs?: number;
 }
 
 /**
@@ -69,6 +72,8 @@ export class Manager implements AsyncDisposable {
   readonly services: ServiceService;
   /** Keeps tasks as the services say; passes run only while this manager leads. Absent when disabled. */
   readonly orchestrator: Orchestrator | undefined;
+  /** The IPsec key ring (src/manager/keys): created and rotated while this manager leads. */
+  readonly networkKeys: KeyManager;
   readonly #opts: ManagerOptions;
   readonly #server: Server;
   readonly #certificates: MutableCertificateProvider;
@@ -102,8 +107,15 @@ export class Manager implements AsyncDisposable {
             leaderFence: () => presence.leaderFence(),
             ...opts.orchestrator,
           });
+    this.networkKeys = new KeyManager({
+      store: opts.store,
+      clock: opts.clock,
+      leaderFence: () => presence.leaderFence(),
+      ...(opts.networkKeyRotationMs === undefined ? {} : { rotationIntervalMs: opts.networkKeyRotationMs }),
+    });
     const authorize = clusterAuthorizer(registry, cluster.id);
     this.dispatcher = new Dispatcher({
+      store: opts.store,
       registry,
       view,
       presence,
@@ -163,6 +175,7 @@ export class Manager implements AsyncDisposable {
       throw err;
     }
     manager.dispatcher.start();
+    manager.networkKeys.start();
     try {
       await manager.orchestrator?.start();
     } catch (err) {
@@ -222,6 +235,7 @@ export class Manager implements AsyncDisposable {
     this.#closed = true;
     // First, while this manager still holds its lease: no orchestrator write is left in flight.
     await this.orchestrator?.close();
+    await this.networkKeys.close();
     await this.dispatcher.close();
     await this.presence.close();
     await new Promise<void>((resolve) => {

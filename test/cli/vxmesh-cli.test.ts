@@ -89,6 +89,8 @@ describe('vxmesh CLI against a fake daemon', () => {
       'https://10.0.0.5:2379,https://10.0.0.6:2379',
       '--cert-expiry',
       '720h',
+      '--dispatcher-heartbeat',
+      '2s',
     );
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
@@ -107,6 +109,7 @@ describe('vxmesh CLI against a fake daemon', () => {
       defaultAddrPoolMaskLength: 26,
       etcdEndpoints: ['https://10.0.0.5:2379', 'https://10.0.0.6:2379'],
       certExpiryMs: 720n * 3_600_000n,
+      dispatcherHeartbeatMs: 2000,
     });
   });
 

@@ -104,6 +104,7 @@ export class LoopbackCluster implements AsyncDisposable {
         defaultAddrPoolMaskLength: 0,
         etcdEndpoints: [],
         certExpiryMs: 0n,
+        dispatcherHeartbeatMs: 0,
         ...extra,
       },
       'init',

@@ -59,6 +59,8 @@ export interface StartVxmeshdOptions {
   readonly logLevel?: string;
   /** How long start() and restart() wait for the socket to answer; default 20 s. */
   readonly readyTimeoutMs?: number;
+  /** More vxmeshd flags (e.g. `--etcd-cacert`), after the harness's own. */
+  readonly extraArgs?: readonly string[];
 }
 
 /** One vxmeshd in a test host's namespace. */
@@ -218,6 +220,7 @@ export async function startVxmeshd(
     hostname,
     '--netns-prefix',
     `${testHost.netns}-`,
+    ...(options.extraArgs ?? []),
   ];
 
   let entry: LiveEntry | undefined;

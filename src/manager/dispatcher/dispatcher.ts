@@ -4,6 +4,7 @@ import { createLogger } from '../../common/logger.js';
 import { serverStreamHandler, unaryHandler } from '../../common/rpc/server-handlers.js';
 import type { Authorize, CallContext } from '../../common/rpc/server-handlers.js';
 import type { Clock } from '../../common/clock.js';
+import type { KvStore } from '../../kvstore/index.js';
 import { AssignmentsKind } from '../../gen/vxmesh/v1/dispatcher.js';
 import type {
   AgentStatus,
@@ -22,6 +23,7 @@ import { newObjectId } from '../node-registry.js';
 import type { NodeChange, NodeRegistry } from '../node-registry.js';
 import type { ClusterView } from './cluster-view.js';
 import type { ManagerPresence } from '../manager-presence.js';
+import { setNodeStatusFenced } from '../leadership.js';
 import { NodeAssignments } from './node-assignments.js';
 
 const log = createLogger('manager.dispatcher');
@@ -40,6 +42,8 @@ interface LiveSession {
 }
 
 export interface DispatcherOptions {
+  /** Where fenced status writes go (the registry's store). */
+  readonly store: KvStore;
   readonly registry: NodeRegistry;
   readonly view: ClusterView;
   /** Shared liveness: which manager serves which node's session. */
@@ -85,7 +89,12 @@ export class Dispatcher implements AsyncDisposable {
   readonly #unservedSince = new Map<string, number>();
   readonly #abort = new AbortController();
   readonly #startedAt: number;
+  /** When this manager last became the leader, while it leads (its start if it led from the outset). */
+  #leaderSince: number | undefined;
+  /** Whether this manager has been seen not leading since it started. */
+  #hasFollowed = false;
   #unsubscribe: (() => void) | undefined;
+  #unsubscribeLeaseLost: (() => void) | undefined;
   #detector: Promise<void> | undefined;
 
   constructor(opts: DispatcherOptions) {
@@ -97,13 +106,19 @@ export class Dispatcher implements AsyncDisposable {
 
   start(): void {
     this.#unsubscribe = this.#opts.registry.subscribe((change) => this.#onNodeChange(change));
+    // The session records went with the lease: nodes must open new sessions, which records them again.
+    this.#unsubscribeLeaseLost = this.#opts.presence.onLeaseLost(() => {
+      for (const session of this.#sessions.values()) {
+        session.end(new VxmeshError('UNAVAILABLE', 'this manager lost its lease; open a new session'));
+      }
+    });
     this.#detector = this.#detectDownNodes();
   }
 
   get server(): DispatcherServer {
     const authorize = this.#opts.authorize(['worker', 'manager']);
     return {
-      session: serverStreamHandler(authorize, (_req, ctx, writer) => this.#session(ctx, (m) => void writer.send(m))),
+      session: serverStreamHandler(authorize, (req, ctx, writer) => this.#session(ctx, (m) => void writer.send(m), req.bootId)),
       assignments: serverStreamHandler(authorize, (req, ctx, writer) => this.#assignments(req.sessionId, ctx, writer)),
       updateTaskStatus: unaryHandler(authorize, async (req, ctx) => {
         const nodeId = nodeOf(ctx);
@@ -158,7 +173,7 @@ export class Dispatcher implements AsyncDisposable {
     return [...this.#sessions.keys()];
   }
 
-  async #session(ctx: CallContext, send: (m: SessionResponse) => void): Promise<void> {
+  async #session(ctx: CallContext, send: (m: SessionResponse) => void, bootId?: string): Promise<void> {
     const nodeId = nodeOf(ctx);
     const { registry, clock } = this.#opts;
     const now = clock.now();
@@ -175,7 +190,10 @@ export class Dispatcher implements AsyncDisposable {
     // set up below, before `ended` is awaited: without a handler that rejection would crash the process.
     ended.catch(() => undefined);
     const stored = await registry.update(nodeId, (n) =>
-      n.status === NodeStatus.NODE_STATUS_READY ? n : { ...n, status: NodeStatus.NODE_STATUS_READY },
+      // The boot ID too (issue 9): peers derive this node's outgoing IPsec keys with it.
+      n.status === NodeStatus.NODE_STATUS_READY && (!bootId || n.bootId === bootId)
+        ? n
+        : { ...n, status: NodeStatus.NODE_STATUS_READY, ...(bootId ? { bootId } : {}) },
     );
     const session: LiveSession = {
       sessionId: newObjectId(),
@@ -352,8 +370,15 @@ export class Dispatcher implements AsyncDisposable {
     }
   }
 
+  /**
+   * Marks Down the Ready nodes whose heartbeats stopped. A node whose session this manager holds
+   * is judged by this manager, fenced by its session record; a node no live manager serves is
+   * judged by the leader alone, fenced by its leadership. So a manager that resumes from a pause
+   * with a stale view (old heartbeat times, sessions its lease no longer backs) cannot mark down
+   * a node that has meanwhile moved to another manager.
+   */
   async #detectDownNodes(): Promise<void> {
-    const { clock, registry, heartbeatPeriodMs } = this.#opts;
+    const { clock, registry, heartbeatPeriodMs, presence, store } = this.#opts;
     const limit = heartbeatPeriodMs * HEARTBEAT_MISSES_BEFORE_DOWN;
     while (!this.#abort.signal.aborted) {
       try {
@@ -363,6 +388,12 @@ export class Dispatcher implements AsyncDisposable {
       }
       try {
         const now = clock.now();
+        if (presence.leaderFence() === undefined) {
+          this.#leaderSince = undefined;
+          this.#hasFollowed = true;
+        } else {
+          this.#leaderSince ??= this.#hasFollowed ? now : this.#startedAt;
+        }
         for (const { node } of await registry.list()) {
           if (node.status !== NodeStatus.NODE_STATUS_READY) {
             this.#unservedSince.delete(node.id);
@@ -370,28 +401,39 @@ export class Dispatcher implements AsyncDisposable {
           }
           let silentMs: number;
           let allowedMs = limit;
+          let fence;
           if (this.#sessions.has(node.id)) {
             // This manager serves the node: its heartbeats decide.
             this.#unservedSince.delete(node.id);
             silentMs = now - (this.#lastSeen.get(node.id) ?? now);
-          } else if (this.#opts.presence.sessionHolder(node.id) !== undefined) {
-            // Another live manager serves it and watches its heartbeats.
+            fence = presence.sessionFence(node.id);
+          } else if (presence.sessionHolder(node.id) !== undefined) {
+            // Another live manager serves it and watches its heartbeats. What this manager saw of
+            // the node is stale from now on: should that manager die, the wait starts afresh.
             this.#unservedSince.delete(node.id);
+            this.#lastSeen.delete(node.id);
             continue;
           } else {
-            // Nobody serves it. Right after this manager (re)starts, nodes get twice the grace to
-            // find a manager, so a failover does not mark the whole cluster Down.
+            // Nobody serves it. Right after this manager (re)starts or becomes the leader, nodes get
+            // twice the grace to find a manager, so a failover does not mark the whole cluster Down
+            // (swarmkit's markNodesUnknown).
             const since = this.#unservedSince.get(node.id) ?? now;
             this.#unservedSince.set(node.id, since);
             silentMs = now - Math.min(since, this.#lastSeen.get(node.id) ?? since);
-            allowedMs = now - this.#startedAt < 2 * limit ? 2 * limit : limit;
+            const settling = Math.max(this.#startedAt, this.#leaderSince ?? this.#startedAt);
+            allowedMs = now - settling < 2 * limit ? 2 * limit : limit;
+            fence = presence.leaderFence();
           }
-          if (silentMs > allowedMs) {
-            log.warn({ nodeId: node.id, silentMs }, 'node missed its heartbeats; marking it down');
+          if (silentMs > allowedMs && fence !== undefined) {
+            const outcome = await setNodeStatusFenced(store, clock, node.id, NodeStatus.NODE_STATUS_DOWN, fence);
+            if (outcome === 'written') {
+              log.warn({ nodeId: node.id, silentMs }, 'node missed its heartbeats; marked it down');
+            } else if (outcome === 'fenced') {
+              log.info({ nodeId: node.id }, 'not marking the node down: another manager is in charge of it now');
+            }
             // A late heartbeat on the old session must not revive it: the node has to open a new one.
             this.#sessions.get(node.id)?.end(new VxmeshError('UNAVAILABLE', 'heartbeats timed out; open a new session'));
             this.#unservedSince.delete(node.id);
-            await registry.setStatus(node.id, NodeStatus.NODE_STATUS_DOWN);
           }
         }
       } catch (err) {
@@ -403,6 +445,7 @@ export class Dispatcher implements AsyncDisposable {
   async close(): Promise<void> {
     this.#abort.abort();
     this.#unsubscribe?.();
+    this.#unsubscribeLeaseLost?.();
     for (const session of this.#sessions.values()) {
       session.end(new VxmeshError('UNAVAILABLE', 'manager is shutting down'));
     }

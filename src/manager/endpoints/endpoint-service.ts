@@ -20,6 +20,17 @@ const log = createLogger('manager.endpoints');
 const MAX_ATTEMPTS = 20;
 
 /**
+ * The commit transaction failed in a way that leaves its outcome unknown (the store did not
+ * answer; etcd may still have applied it). Its addresses must stay allocated: giving them back
+ * while the endpoint may exist is how an address ends up with two holders (moby/moby#33795).
+ */
+class UncertainCommit extends Error {
+  constructor(readonly error: VxmeshError) {
+    super(error.message, { cause: error });
+  }
+}
+
+/**
  * The MAC of an endpoint, derived from its IPv4 address as docker does (02:42 + the four octets),
  * so every node computes the same one; random (locally administered) without IPv4.
  */
@@ -103,7 +114,15 @@ export class EndpointService {
       throw new InvalidArgumentError('ip', `${req.ipv4Address} is not an IPv4 address`);
     }
     const nameKey = ownerNameKey(network.id, req.ownerName);
-    if ((await this.#store.get(nameKey)).kv) {
+    const named = (await this.#store.get(nameKey)).kv;
+    if (named) {
+      // A retry of an attach whose answer was lost finds its own endpoint: the same owner on the
+      // same node. Answer it as the first attempt would have.
+      const { kv } = await this.#store.get(storeKeys.endpoint(Buffer.from(named.value).toString('utf8')));
+      const existing = kv ? Endpoint.decode(kv.value) : undefined;
+      if (existing && existing.ownerId === req.ownerId && existing.nodeId === nodeId && req.ownerId !== '') {
+        return this.#response(network, existing);
+      }
       throw new VxmeshError(
         'ALREADY_EXISTS',
         `endpoint with name ${req.ownerName} already exists in network ${network.name}`,
@@ -150,16 +169,15 @@ export class EndpointService {
         { endpointId: endpoint.id, network: network.name, nodeId, ipv4: endpoint.ipv4Address },
         'endpoint attached',
       );
-      const gateway = v4Subnet?.gateway ?? v6Subnet?.gateway ?? '';
-      return {
-        endpoint,
-        gateway,
-        otherSubnets: network.subnets.filter((s) => !isV6(s) && s !== v4Subnet).map((s) => s.subnet),
-        networkName: network.name,
-        internal: network.internal,
-        network,
-      };
+      return this.#response(network, endpoint);
     } catch (err) {
+      if (err instanceof UncertainCommit) {
+        log.warn(
+          { err: err.error, addresses: taken.map((t) => t.address), network: network.name },
+          'endpoint commit outcome unknown; its addresses stay allocated',
+        );
+        throw err.error;
+      }
       for (const t of taken) {
         await this.#allocator
           .release(network.id, t.subnet, t.address)
@@ -169,20 +187,52 @@ export class EndpointService {
     }
   }
 
+  /** What an attach answers for `endpoint` (also to a retry that finds it already committed). */
+  #response(network: Network, endpoint: Endpoint): AttachNetworkResponse {
+    const v4 = endpoint.ipv4Address.split('/')[0] ?? '';
+    const v6 = endpoint.ipv6Address.split('/')[0] ?? '';
+    const v4Subnet = v4 ? subnetFor(network, v4, false) : undefined;
+    const v6Subnet = v6 ? subnetFor(network, v6, true) : undefined;
+    return {
+      endpoint,
+      gateway: v4Subnet?.gateway ?? v6Subnet?.gateway ?? '',
+      otherSubnets: network.subnets.filter((s) => !isV6(s) && s !== v4Subnet).map((s) => s.subnet),
+      networkName: network.name,
+      internal: network.internal,
+      network,
+    };
+  }
+
+  /**
+   * @throws UncertainCommit when the store failed to answer the transaction and a read-back
+   *   does not show it applied.
+   */
   async #commit(networkId: string, endpoint: Endpoint, nameKey: string): Promise<void> {
     const attachment = attachmentKey(networkId, { kind: 'endpoint', owner: endpoint.id });
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const guard = await attachGuard(this.#store, networkId, this.#clock);
-      const res = await this.#store.txn({
-        compare: [...guard.compares, { key: nameKey, target: 'version', op: '==', value: 0n }],
-        success: [
-          ...guard.ops,
-          { type: 'put', key: storeKeys.endpoint(endpoint.id), value: encodeMessage(Endpoint, endpoint) },
-          { type: 'put', key: nameKey, value: endpoint.id },
-          { type: 'put', key: attachment, value: endpoint.nodeId },
-        ],
-        failure: [{ type: 'get', key: nameKey }],
-      });
+      let res;
+      try {
+        res = await this.#store.txn({
+          compare: [...guard.compares, { key: nameKey, target: 'version', op: '==', value: 0n }],
+          success: [
+            ...guard.ops,
+            { type: 'put', key: storeKeys.endpoint(endpoint.id), value: encodeMessage(Endpoint, endpoint) },
+            { type: 'put', key: nameKey, value: endpoint.id },
+            { type: 'put', key: attachment, value: endpoint.nodeId },
+          ],
+          failure: [{ type: 'get', key: nameKey }],
+        });
+      } catch (err) {
+        if (!(err instanceof VxmeshError) || err.code !== 'UNAVAILABLE') {
+          throw err;
+        }
+        const name = await this.#store.get(nameKey).catch(() => undefined);
+        if (name?.kv && Buffer.from(name.kv.value).toString('utf8') === endpoint.id) {
+          return; // applied; only the answer was lost
+        }
+        throw new UncertainCommit(err);
+      }
       if (res.succeeded) {
         return;
       }
