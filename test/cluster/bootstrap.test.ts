@@ -137,7 +137,7 @@ describe('cluster bootstrap over the underlay (3 hosts)', () => {
     expect(await Promise.all(daemons.map(identityFile))).toEqual(identitiesBefore);
   });
 
-  it('marks a worker that left Down after the heartbeat timeout; node rm then works without --force', async () => {
+  it('marks a worker that left Down after the heartbeat timeout; node rm then works without --force', { timeout: 90_000 }, async () => {
     const m = daemon(0);
     const leaver = daemon(2);
     expect(await leaver.cli(['swarm', 'leave'])).toEqual({ code: 0, stdout: 'Node left the swarm.\n', stderr: '' });
