@@ -6,6 +6,7 @@ import { encodeMessage } from '../store/message-codec.js';
 import { storeKeys } from '../store/store-keys.js';
 import type { Mirrored, StoreMirror } from './store-mirror.js';
 import { endpointDeleteOps, endpointNameKey, endpointPutOps } from './task-endpoints.js';
+import { txnOrUncertain } from '../store/uncertain-commit.js';
 
 /**
  * One orchestrator transaction, built from records as the mirror holds them: every write of an
@@ -94,7 +95,8 @@ export class MirrorWrite {
     if (this.#ops.length === 0) {
       return true;
     }
-    const res = await store.txn({ compare: this.#compares, success: this.#ops }, opts);
+    // A failure with an unknown outcome surfaces as UncertainCommitError: callers keep what it used.
+    const res = await txnOrUncertain(store, { compare: this.#compares, success: this.#ops }, opts);
     if (res.succeeded) {
       for (const effect of this.#effects) {
         effect(res.revision);

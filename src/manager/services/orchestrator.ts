@@ -26,6 +26,7 @@ import { StoreMirror } from './store-mirror.js';
 import type { Mirrored } from './store-mirror.js';
 import { allocateTaskEndpoints, endpointAddresses, taskNetworkIds } from './task-endpoints.js';
 import { isEnded, isPlaced, newTask, slotKeyOf, stateOf } from './task-records.js';
+import { UncertainCommitError } from '../store/uncertain-commit.js';
 
 const log = createLogger('manager.services.orchestrator');
 
@@ -361,6 +362,7 @@ export class Orchestrator implements AsyncDisposable {
       return;
     }
     let taken: TakenAddress | undefined;
+    let uncertain = false;
     try {
       const guard = await this.#guard(pass, network.id);
       taken = await allocateIn(this.#opts.allocator, network, subnet);
@@ -383,13 +385,15 @@ export class Orchestrator implements AsyncDisposable {
         pass.guards.delete(network.id);
       }
     } catch (err) {
+      uncertain = err instanceof UncertainCommitError;
       const reason = reasonOf(err);
       if (this.#ingressErrors.get(nodeId) !== reason) {
         this.#ingressErrors.set(nodeId, reason);
         log.warn({ nodeId, err }, 'could not create the ingress endpoint of a node');
       }
     } finally {
-      if (taken) {
+      // Unless the write may have committed: then the endpoint may hold it (a leak, never a duplicate).
+      if (taken && !uncertain) {
         await releaseAll(this.#opts.allocator, [taken]);
       }
     }
@@ -457,16 +461,23 @@ export class Orchestrator implements AsyncDisposable {
       return write.empty ? true : write.commit(this.#opts.store);
     }
     let ok = false;
+    let uncertain = false;
     try {
       ok = await write.commit(this.#opts.store);
       return ok;
+    } catch (err) {
+      uncertain = err instanceof UncertainCommitError;
+      throw err;
     } finally {
       if (!ok) {
         placed.undo();
         for (const id of taskNetworkIds(service, pass.ingressId)) {
           pass.guards.delete(id);
         }
-        await releaseAll(this.#opts.allocator, placed.taken);
+        // A write that may have committed keeps its addresses: its endpoints may hold them.
+        if (!uncertain) {
+          await releaseAll(this.#opts.allocator, placed.taken);
+        }
       }
     }
   }

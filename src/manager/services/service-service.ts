@@ -24,6 +24,7 @@ import { compareTaskViews, serviceView } from './service-view.js';
 import { planVips, vipNetworkIds } from './service-vips.js';
 import type { VipPlan } from './service-vips.js';
 import { listAllTasks } from './task-records.js';
+import { txnOrUncertain, UncertainCommitError } from '../store/uncertain-commit.js';
 
 const log = createLogger('manager.services');
 
@@ -106,7 +107,8 @@ export class ServiceService {
         const attach = attachedNetworkIds(spec, resolved.ingress?.id);
         const guard = await this.#guards(attach, opts);
         const portKeys = ports.map(publishedPortKey);
-        const res = await this.#store.txn(
+        const res = await txnOrUncertain(
+          this.#store,
           {
             compare: [
               { key: nameKey, target: 'version', op: '==', value: 0n },
@@ -139,7 +141,8 @@ export class ServiceService {
       }
       throw new VxmeshError('CONFLICT', `service ${checked.name}: the store kept changing while creating it; try again`);
     } catch (err) {
-      if (vips) {
+      // A create that may have committed keeps its VIPs: the service may hold them.
+      if (vips && !(err instanceof UncertainCommitError)) {
         await releaseAll(this.#allocator, vips.allocated);
       }
       throw err;
@@ -213,7 +216,8 @@ export class ServiceService {
         const removedPorts = [...oldPorts].filter((k) => !newPorts.has(k));
         const guard = await this.#guards(addedNetworks, opts);
         const key = storeKeys.service(old.id);
-        const res = await this.#store.txn(
+        const res = await txnOrUncertain(
+          this.#store,
           {
             compare: [
               { key, target: 'modRevision', op: '==', value: stored.modRevision },
@@ -250,6 +254,12 @@ export class ServiceService {
         if (failure.kind === 'error') {
           throw failure.error;
         }
+      } catch (err) {
+        // An update that may have committed keeps its new VIPs: the service may hold them.
+        if (err instanceof UncertainCommitError) {
+          committed = true;
+        }
+        throw err;
       } finally {
         if (!committed) {
           await releaseAll(this.#allocator, vips.allocated);
