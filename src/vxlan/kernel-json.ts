@@ -259,14 +259,10 @@ function setElement(e: unknown): string | undefined {
 export function parseNftTable(value: unknown): NftTableState {
   const sets = new Map<string, { type: string; elements: string[] }>();
   const counters = new Map<string, { packets: number; bytes: number }>();
-  const chains = new Map<string, NftChainState>();
-  const comments = new Map<string, (string | undefined)[]>();
   const items = isObject(value) ? objects(value['nftables']) : [];
   for (const item of items) {
     const set = obj(item, 'set');
     const counter = obj(item, 'counter');
-    const chain = obj(item, 'chain');
-    const rule = obj(item, 'rule');
     if (set !== undefined) {
       const name = str(set, 'name');
       if (name !== undefined) {
@@ -281,7 +277,22 @@ export function parseNftTable(value: unknown): NftTableState {
       if (name !== undefined) {
         counters.set(name, { packets: num(counter, 'packets') ?? 0, bytes: num(counter, 'bytes') ?? 0 });
       }
-    } else if (chain !== undefined) {
+    }
+  }
+  return { sets, counters, chains: parseNftChains(value) };
+}
+
+/**
+ * The chains of an `nft -j list table` answer, each with the comments of its rules in order (a
+ * rule without one gives undefined): how the driver recognises the rules it wrote.
+ */
+export function parseNftChains(value: unknown): Map<string, NftChainState> {
+  const chains = new Map<string, NftChainState>();
+  const comments = new Map<string, (string | undefined)[]>();
+  for (const item of isObject(value) ? objects(value['nftables']) : []) {
+    const chain = obj(item, 'chain');
+    const rule = obj(item, 'rule');
+    if (chain !== undefined) {
       const name = str(chain, 'name');
       if (name !== undefined) {
         chains.set(name, {
@@ -307,5 +318,5 @@ export function parseNftTable(value: unknown): NftTableState {
       chains.set(name, { ...chain, ruleComments: list });
     }
   }
-  return { sets, counters, chains };
+  return chains;
 }

@@ -1,14 +1,12 @@
-import { NotFoundError, VxmeshError } from '../../common/errors.js';
 import { unaryHandler } from '../../common/rpc/server-handlers.js';
 import type { Authorize } from '../../common/rpc/server-handlers.js';
 import type { KvStore } from '../../kvstore/index.js';
 import type { ClusterControlServer, ServiceTaskLog } from '../../gen/vxmesh/v1/control.js';
 import type { TaskLog } from '../../gen/vxmesh/v1/dispatcher.js';
-import { Service } from '../../gen/vxmesh/v1/service.js';
-import { Task } from '../../gen/vxmesh/v1/task.js';
-import { rangeAll } from '../ipam/range-all.js';
+import type { Task } from '../../gen/vxmesh/v1/task.js';
 import type { NodeRegistry } from '../node-registry.js';
-import { storeKeys } from '../store/store-keys.js';
+import { resolveService } from '../services/service-records.js';
+import { listAllTasks } from '../services/task-records.js';
 
 /** What `service logs` needs beyond the store: the way to ask a node for its tasks' output. */
 export interface ServiceLogsDeps {
@@ -16,23 +14,6 @@ export interface ServiceLogsDeps {
   readonly registry: NodeRegistry;
   /** Asks a node (over its session with this manager) for the output of some of its tasks. */
   readonly requestTaskLogs: (nodeId: string, taskIds: readonly string[], tail: number) => Promise<TaskLog[]>;
-}
-
-async function findService(store: KvStore, ref: string): Promise<Service> {
-  const { kvs } = await rangeAll(store, storeKeys.servicesPrefix);
-  const services = kvs.map((kv) => Service.decode(kv.value));
-  const exact = services.find((s) => s.id === ref || s.spec?.name === ref);
-  if (exact) {
-    return exact;
-  }
-  const byPrefix = services.filter((s) => ref !== '' && s.id.startsWith(ref));
-  if (byPrefix.length === 1 && byPrefix[0]) {
-    return byPrefix[0];
-  }
-  if (byPrefix.length > 1) {
-    throw new VxmeshError('INVALID_ARGUMENT', `service ${ref} is ambiguous (${byPrefix.length} matches)`);
-  }
-  throw new NotFoundError('service', ref);
 }
 
 /**
@@ -43,10 +24,9 @@ async function findService(store: KvStore, ref: string): Promise<Service> {
 export function serviceLogsHandler(deps: ServiceLogsDeps, authorize: Authorize): Pick<ClusterControlServer, 'serviceLogs'> {
   return {
     serviceLogs: unaryHandler(authorize, async (req) => {
-      const service = await findService(deps.store, req.service);
-      const { kvs } = await rangeAll(deps.store, storeKeys.tasksPrefix);
-      const tasks = kvs
-        .map((kv) => Task.decode(kv.value))
+      const { service } = await resolveService(deps.store, req.service);
+      const tasks = (await listAllTasks(deps.store))
+        .map(({ task }) => task)
         .filter((t) => t.serviceId === service.id && t.nodeId !== '')
         .sort((a, b) => a.slot - b.slot || Number(a.createdAt - b.createdAt));
       const byNode = new Map<string, Task[]>();

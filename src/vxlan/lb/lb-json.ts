@@ -4,7 +4,7 @@
  * flagged (`malformed`), never trusted.
  */
 import { canonicalIp } from '../ip-text.js';
-import type { NftChainState } from '../kernel-state.js';
+import { parseNftChains } from '../kernel-json.js';
 import { BACKENDS_MAP, FRONTENDS_SET, LB_SLOTS, PORTS_MAP, STAMP_SET } from './lb-names.js';
 import { frontendKey, portKey, roundRobinOf, targetText } from './lb-state.js';
 import type { LbSetDeclaration, LbTableState } from './lb-state.js';
@@ -104,8 +104,7 @@ export function parseStampSet(value: unknown): number[] | undefined {
 /** The table listed by `nft -j list table ip <name>` (either LB layout). */
 export function parseLbTable(value: unknown): LbTableState {
   const sets = new Map<string, LbSetDeclaration>();
-  const chains = new Map<string, NftChainState>();
-  const comments = new Map<string, (string | undefined)[]>();
+  const chains = parseNftChains(value);
   const stamps: number[] = [];
   const frontends = new Set<string>();
   const slots = new Map<string, (string | undefined)[]>();
@@ -123,8 +122,6 @@ export function parseLbTable(value: unknown): LbTableState {
     const setItem = item['set'];
     const mapItem = item['map'];
     const set = isObject(setItem) ? setItem : isObject(mapItem) ? mapItem : undefined;
-    const chain = item['chain'];
-    const rule = item['rule'];
     if (set !== undefined) {
       const name = str(set, 'name');
       if (name === undefined) {
@@ -187,31 +184,6 @@ export function parseLbTable(value: unknown): LbTableState {
         }
         // Elements of a set of another layout are not kept: the diff deletes the whole set.
       }
-    } else if (isObject(chain)) {
-      const name = str(chain, 'name');
-      if (name !== undefined) {
-        const prio = chain['prio'];
-        chains.set(name, {
-          type: str(chain, 'type'),
-          hook: str(chain, 'hook'),
-          priority: typeof prio === 'number' ? prio : undefined,
-          policy: str(chain, 'policy'),
-          ruleComments: [],
-        });
-      }
-    } else if (isObject(rule)) {
-      const chainName = str(rule, 'chain');
-      if (chainName !== undefined) {
-        const list = comments.get(chainName) ?? [];
-        list.push(str(rule, 'comment'));
-        comments.set(chainName, list);
-      }
-    }
-  }
-  for (const [name, list] of comments) {
-    const c = chains.get(name);
-    if (c !== undefined) {
-      chains.set(name, { ...c, ruleComments: list });
     }
   }
   const backends = new Map<string, string[]>();
