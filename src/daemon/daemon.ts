@@ -1,5 +1,4 @@
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { handleUnaryCall, UntypedHandleCall } from '@grpc/grpc-js';
@@ -41,6 +40,7 @@ import { soleHostAddress } from './advertise-address.js';
 import { localAuthorize } from './local-authorizer.js';
 import { NodeStateFiles } from './node-state-files.js';
 import type { NodeState, StoreLocation } from './node-state-files.js';
+import { socketIsLive } from '../common/net/unix-socket-live.js';
 
 const log = createLogger('daemon');
 
@@ -674,14 +674,3 @@ async function listenAndAdvertise(
   return { listen, advertise: { host: wildcard ? await guess() : listen.host, port: listen.port } };
 }
 
-/** Whether something accepts connections on a unix socket path. */
-function socketIsLive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}

@@ -1,7 +1,6 @@
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { InvalidArgumentError, UnavailableError, VxmeshError } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
@@ -12,6 +11,7 @@ import { DockerPluginState } from './docker-plugin-state.js';
 import { DockerIpamDriver } from './docker-ipam-driver.js';
 import { DockerNetworkDriver } from './docker-network-driver.js';
 import type { Body } from './docker-request.js';
+import { socketIsLive } from '../../common/net/unix-socket-live.js';
 
 const log = createLogger('daemon.docker-plugin');
 
@@ -180,15 +180,4 @@ async function drain(req: IncomingMessage): Promise<void> {
   for await (const _ of req) {
     // discard
   }
-}
-
-function socketIsLive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
