@@ -1,6 +1,7 @@
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { InternalError } from '../common/errors.js';
+import { writeFileAtomic } from '../common/fs/write-file-atomic.js';
 import type { TlsIdentity } from '../common/tls/mutable-certificate-provider.js';
 
 /** Where a member's state lives: which store managers use. */
@@ -42,23 +43,8 @@ export class NodeStateFiles {
     return join(this.root, name);
   }
 
-  async #writeAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const tmp = `${path}.tmp-${process.pid}`;
-    const file = await open(tmp, 'w', mode);
-    try {
-      await file.writeFile(data);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(tmp, path);
-    const dir = await open(dirname(path), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+  #writeAtomic(path: string, data: string | Uint8Array, mode: number): Promise<void> {
+    return writeFileAtomic(path, data, { mode, syncDirectory: true });
   }
 
   async #readOptional(name: string): Promise<string | undefined> {

@@ -1,5 +1,6 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../common/fs/write-file-atomic.js';
 
 /** What this node knows about one Docker network, from its CreateNetwork. */
 export interface DockerNetworkEntry {
@@ -62,17 +63,7 @@ export class DockerPluginState {
   }
 
   async #save(): Promise<void> {
-    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
-    const path = join(this.#dir, 'state.json');
-    const tmp = `${path}.tmp`;
     const body: StateFile = { version: 1, networks: Object.fromEntries(this.#networks) };
-    const file = await open(tmp, 'w', 0o600);
-    try {
-      await file.writeFile(`${JSON.stringify(body, null, 2)}\n`);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(tmp, path);
+    await writeFileAtomic(join(this.#dir, 'state.json'), `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
   }
 }

@@ -1,5 +1,6 @@
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../common/fs/write-file-atomic.js';
 import { Container } from '../../gen/vxmesh/v1/container.js';
 
 /**
@@ -49,16 +50,7 @@ export class ContainerRecords {
 
   async #write(container: Container): Promise<void> {
     await mkdir(this.logDir, { recursive: true, mode: 0o700 });
-    const path = join(this.#dir, `${container.id}.pb`);
-    const tmp = `${path}.tmp`;
-    const file = await open(tmp, 'w', 0o600);
-    try {
-      await file.writeFile(Container.encode(container).finish());
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(tmp, path);
+    await writeFileAtomic(join(this.#dir, `${container.id}.pb`), Container.encode(container).finish(), { mode: 0o600 });
   }
 
   remove(id: string): Promise<void> {

@@ -1,6 +1,7 @@
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NamespaceAttachment } from '../../gen/vxmesh/v1/control.js';
+import { writeFileAtomic } from '../../common/fs/write-file-atomic.js';
 import { createLogger } from '../../common/logger.js';
 
 const log = createLogger('worker.external');
@@ -49,17 +50,7 @@ export class AttachmentRecords {
   }
 
   async save(record: NamespaceAttachment): Promise<void> {
-    const path = this.#path(record.id);
-    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
-    const tmp = `${path}.tmp`;
-    const file = await open(tmp, 'w', 0o600);
-    try {
-      await file.writeFile(NamespaceAttachment.encode(record).finish());
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(tmp, path);
+    await writeFileAtomic(this.#path(record.id), NamespaceAttachment.encode(record).finish(), { mode: 0o600 });
   }
 
   async remove(id: string): Promise<void> {
