@@ -163,7 +163,13 @@ export class Manager implements AsyncDisposable {
       registry,
       view,
       presence,
-      new Server({ 'grpc.keepalive_permit_without_calls': 1 }),
+      new Server({
+        'grpc.keepalive_permit_without_calls': 1,
+        // Nothing here serves channelz, and grpc-js otherwise keeps a tracker and counters per
+        // connection and four closures per call for it: memory on each of thousands of idle
+        // agent sessions.
+        'grpc.enable_channelz': 0,
+      }),
     );
     try {
       await manager.#listen();

@@ -1,9 +1,20 @@
-import { hostPart } from '../../common/net/host-part.js';
-import { Assignment, AssignmentAction } from '../../gen/vxmesh/v1/dispatcher.js';
+import { AssignmentAction } from '../../gen/vxmesh/v1/dispatcher.js';
 import type { AssignmentChange } from '../../gen/vxmesh/v1/dispatcher.js';
 import { TaskState } from '../../gen/vxmesh/v1/task.js';
 import type { Task } from '../../gen/vxmesh/v1/task.js';
 import type { ClusterView, ViewChange } from './cluster-view.js';
+import { SentItems } from './sent-items.js';
+import {
+  NETWORK_KEYS_KEY,
+  endpointItem,
+  networkItem,
+  networkKeysItem,
+  peerItem,
+  sameContent,
+  serviceItem,
+  taskItem,
+} from './shared-items.js';
+import type { SharedItem } from './shared-items.js';
 
 /**
  * A node holds its task once the scheduler assigned it (its addresses exist), while it must run
@@ -18,38 +29,8 @@ function taskConcernsNode(task: Task): boolean {
   );
 }
 
-/** The key of the IPsec keys item (one per node). */
-const NETWORK_KEYS_KEY = 'network-keys/cluster';
-
 /** Above this many pending keys a flush recomputes the whole view instead of key by key. */
 const DIRTY_LIMIT_FOR_FULL_DIFF = 5000;
-
-/**
- * Encoded items, shared by every session: the view holds one object per network and endpoint
- * record, replaced on every change, so an object's encoding never goes stale, and a change that
- * concerns 40 sessions is encoded once instead of 40 times.
- */
-const encodedByRecord = new WeakMap<object, Uint8Array>();
-
-function encodeItem(item: Assignment): Uint8Array {
-  const value = item.item && item.item.$case !== 'peer' ? item.item.value : undefined;
-  const cached = value ? encodedByRecord.get(value) : undefined;
-  if (cached) {
-    return cached;
-  }
-  const encoded = Assignment.encode(item).finish();
-  if (value) {
-    encodedByRecord.set(value, encoded);
-  }
-  return encoded;
-}
-
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  if (a === b) {
-    return a !== undefined;
-  }
-  return a !== undefined && b !== undefined && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
-}
 
 /**
  * What one node must program, and what it was last sent. Changes in the cluster view only mark
@@ -63,7 +44,8 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolea
 export class NodeAssignments {
   readonly #view: ClusterView;
   readonly #nodeId: string;
-  readonly #sent = new Map<string, Uint8Array>();
+  /** The items last sent, shared with every other session that sent the same version. */
+  readonly #sent = new SentItems();
   readonly #dirty = new Set<string>();
   #dirtyAll = false;
 
@@ -131,7 +113,7 @@ export class NodeAssignments {
     }
   }
 
-  #desired(key: string): Assignment | undefined {
+  #desired(key: string): SharedItem | undefined {
     const slash = key.indexOf('/');
     const kind = key.slice(0, slash);
     const id = key.slice(slash + 1);
@@ -139,12 +121,12 @@ export class NodeAssignments {
     switch (kind) {
       case 'network': {
         const network = view.networks.get(id);
-        return network && view.isMember(id, this.#nodeId) ? { item: { $case: 'network', value: network } } : undefined;
+        return network && view.isMember(id, this.#nodeId) ? networkItem(id, network) : undefined;
       }
       case 'endpoint': {
         const endpoint = view.endpoints.get(id);
         return endpoint && view.networks.has(endpoint.networkId) && view.isMember(endpoint.networkId, this.#nodeId)
-          ? { item: { $case: 'endpoint', value: endpoint } }
+          ? endpointItem(id, endpoint)
           : undefined;
       }
       case 'peer': {
@@ -153,24 +135,11 @@ export class NodeAssignments {
           return undefined;
         }
         const shared = view.networksOf(this.#nodeId).some((n) => view.networks.has(n) && view.membersOf(n).has(id));
-        return shared
-          ? {
-              item: {
-                $case: 'peer',
-                value: {
-                  nodeId: id,
-                  dataPathAddr: node.dataPathAddr || hostPart(node.advertiseAddr),
-                  ...(node.bootId ? { bootId: node.bootId } : {}),
-                },
-              },
-            }
-          : undefined;
+        return shared ? peerItem(id, node) : undefined;
       }
       case 'task': {
         const task = view.tasks.get(id);
-        return task && task.nodeId === this.#nodeId && taskConcernsNode(task)
-          ? { item: { $case: 'task', value: task } }
-          : undefined;
+        return task && task.nodeId === this.#nodeId && taskConcernsNode(task) ? taskItem(id, task) : undefined;
       }
       case 'service': {
         const service = view.services.get(id);
@@ -179,14 +148,14 @@ export class NodeAssignments {
         }
         for (const networkId of view.networksOfService(id)) {
           if (view.networks.has(networkId) && view.isMember(networkId, this.#nodeId)) {
-            return { item: { $case: 'service', value: service } };
+            return serviceItem(id, service);
           }
         }
         return undefined;
       }
       case 'network-keys': {
         const keys = view.networkKeys;
-        return keys && view.onEncryptedNetwork(this.#nodeId) ? { item: { $case: 'networkKeys', value: keys } } : undefined;
+        return keys && view.onEncryptedNetwork(this.#nodeId) ? networkKeysItem(keys) : undefined;
       }
       default: {
         return undefined;
@@ -224,17 +193,18 @@ export class NodeAssignments {
 
   /** Every item the node must have now; becomes the new "sent" state. */
   complete(): AssignmentChange[] {
-    this.#sent.clear();
     this.#dirty.clear();
     this.#dirtyAll = false;
+    const items: SharedItem[] = [];
     const changes: AssignmentChange[] = [];
     for (const key of this.#allDesiredKeys()) {
       const item = this.#desired(key);
       if (item) {
-        this.#sent.set(key, encodeItem(item));
-        changes.push({ action: AssignmentAction.ASSIGNMENT_ACTION_UPDATE, assignment: item });
+        items.push(item);
+        changes.push({ action: AssignmentAction.ASSIGNMENT_ACTION_UPDATE, assignment: item.assignment });
       }
     }
+    this.#sent.reset(items);
     return changes;
   }
 
@@ -251,14 +221,18 @@ export class NodeAssignments {
     const changes: AssignmentChange[] = [];
     for (const key of keys) {
       const item = this.#desired(key);
-      const encoded = item ? encodeItem(item) : undefined;
       const previous = this.#sent.get(key);
-      if (item && encoded && !sameBytes(encoded, previous)) {
-        this.#sent.set(key, encoded);
-        changes.push({ action: AssignmentAction.ASSIGNMENT_ACTION_UPDATE, assignment: item });
-      } else if (!item && previous) {
+      if (item && previous && sameContent(item, previous)) {
+        // Unchanged content (a record rewritten as it was): nothing to send. Hold the current
+        // version so the old record can be collected.
+        this.#sent.set(item);
+      } else if (item) {
+        this.#sent.set(item);
+        changes.push({ action: AssignmentAction.ASSIGNMENT_ACTION_UPDATE, assignment: item.assignment });
+      } else if (previous) {
         this.#sent.delete(key);
-        changes.push({ action: AssignmentAction.ASSIGNMENT_ACTION_REMOVE, assignment: Assignment.decode(previous) });
+        // The item as this node last received it: the worker finds what to remove from it.
+        changes.push({ action: AssignmentAction.ASSIGNMENT_ACTION_REMOVE, assignment: previous.assignment });
       }
     }
     this.#dirty.clear();
