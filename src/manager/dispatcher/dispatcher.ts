@@ -283,8 +283,13 @@ export class Dispatcher implements AsyncDisposable {
       }
       // Only when this node has something to send: most changes concern other nodes, and waking
       // every idle stream for each of them costs a promise and two listener updates per session.
-      if (node.pending > 0) {
-        wake?.();
+      if (node.pending > 0 && wake !== undefined) {
+        // Woken a macrotask later, not now: the view applies the events of one store revision a
+        // microtask at a time, and a flush in between would send half a revision under its number,
+        // leaving the rest no newer revision to be sent under (a whole COMPLETE instead).
+        const resume = wake;
+        wake = undefined;
+        setImmediate(resume);
       }
     });
     const emit = (m: AssignmentsResponse): boolean =>
