@@ -1,7 +1,7 @@
 // `npm run bench [-- NAME...]`: runs the named benchmarks (default: kvstore, pki, ipam), each as
 // its own process printing ratios against a baseline measured in the same run. Not part of the
 // test suite. The rest need root and namespaces and take minutes: join, dataplane,
-// dataplane-e2e, dispatcher, dns, lb.
+// dataplane-e2e, dispatcher, dns, lb; transport-memory needs no root (the floor under dispatcher memory).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
