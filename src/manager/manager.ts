@@ -25,6 +25,8 @@ import { EndpointService } from './endpoints/endpoint-service.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import type { DispatcherOptions } from './dispatcher/dispatcher.js';
 import { AddressAllocator } from './ipam/address-allocator.js';
+import { AddressSweeper } from './ipam/address-sweeper.js';
+import type { AddressSweeperOptions } from './ipam/address-sweeper.js';
 import { NodeRegistry } from './node-registry.js';
 import { ManagerPresence } from './manager-presence.js';
 import { KeyManager } from './keys/index.js';
@@ -53,6 +55,11 @@ export interface ManagerOptions {
   readonly orchestrator?: false | Pick<OrchestratorOptions, 'periodMs' | 'debounceMs' | 'concurrency'>;
   /** Rotation period of the IPsec key ring of encrypted overlays (issue 9); default 12 h. */
   readonly networkKeyRotationMs?: number;
+  /**
+   * Timing of the sweep that frees addresses no endpoint or VIP holds (runs while this manager
+   * leads; defaults 5 min and 60 s), or false for none.
+   */
+  readonly addressSweep?: false | Pick<AddressSweeperOptions, 'sweepIntervalMs' | 'minOrphanAgeMs'>;
 }
 
 /**
@@ -74,6 +81,8 @@ export class Manager implements AsyncDisposable {
   readonly orchestrator: Orchestrator | undefined;
   /** The IPsec key ring (src/manager/keys): created and rotated while this manager leads. */
   readonly networkKeys: KeyManager;
+  /** Frees leaked addresses while this manager leads (`lastSweep`, `releasedTotal`). Absent when disabled. */
+  readonly addressSweeper: AddressSweeper | undefined;
   readonly #opts: ManagerOptions;
   readonly #server: Server;
   readonly #certificates: MutableCertificateProvider;
@@ -113,6 +122,15 @@ export class Manager implements AsyncDisposable {
       leaderFence: () => presence.leaderFence(),
       ...(opts.networkKeyRotationMs === undefined ? {} : { rotationIntervalMs: opts.networkKeyRotationMs }),
     });
+    this.addressSweeper =
+      opts.addressSweep === false
+        ? undefined
+        : new AddressSweeper({
+            store: opts.store,
+            clock: opts.clock,
+            leaderFence: () => presence.leaderFence(),
+            ...opts.addressSweep,
+          });
     const authorize = clusterAuthorizer(registry, cluster.id);
     this.dispatcher = new Dispatcher({
       store: opts.store,
@@ -182,6 +200,7 @@ export class Manager implements AsyncDisposable {
     }
     manager.dispatcher.start();
     manager.networkKeys.start();
+    manager.addressSweeper?.start();
     try {
       await manager.orchestrator?.start();
     } catch (err) {
@@ -242,6 +261,7 @@ export class Manager implements AsyncDisposable {
     // First, while this manager still holds its lease: no orchestrator write is left in flight.
     await this.orchestrator?.close();
     await this.networkKeys.close();
+    await this.addressSweeper?.close();
     await this.dispatcher.close();
     await this.presence.close();
     await new Promise<void>((resolve) => {

@@ -200,6 +200,23 @@ export function describeKvStoreContract(name: string, factory: KvStoreFactory): 
       expect(other?.modRevision).toBe(cas.revision);
     });
 
+    it('a missing key has modRevision 0 in compares (==, <, >), also after a delete', async () => {
+      // Address fences (src/manager/ipam/address-fence.ts) compare a sweep epoch key that is
+      // usually absent: both backends must agree that absent means modRevision 0.
+      const holds = async (op: '==' | '<' | '>', value: bigint): Promise<boolean> =>
+        (await store.txn({ compare: [{ key: 'epoch', target: 'modRevision', op, value }], success: [] })).succeeded;
+      expect(await holds('==', 0n)).toBe(true);
+      expect(await holds('<', 1n)).toBe(true);
+      expect(await holds('>', 0n)).toBe(false);
+      const { revision } = await store.put('epoch', '1');
+      expect(await holds('==', 0n)).toBe(false);
+      expect(await holds('==', revision)).toBe(true);
+      expect(await holds('<', revision)).toBe(false);
+      await store.delete('epoch');
+      expect(await holds('==', 0n)).toBe(true);
+      expect(await holds('==', revision)).toBe(false);
+    });
+
     it('50 concurrent compare-and-swap writers lose no update', async () => {
       await store.put('counter', '0');
       const writers = 50;

@@ -9,6 +9,8 @@ import { Endpoint, EndpointKind } from '../../gen/vxmesh/v1/endpoint.js';
 import type { Network, SubnetAllocation } from '../../gen/vxmesh/v1/network.js';
 import type { AttachNetworkRequest, AttachNetworkResponse } from '../../gen/vxmesh/v1/resource.js';
 import type { AddressAllocator } from '../ipam/address-allocator.js';
+import { fenceHolds, removalFence } from '../ipam/address-fence.js';
+import type { AddressFence } from '../ipam/address-fence.js';
 import { attachGuard, attachmentKey } from '../network/network-attachments.js';
 import { getNetwork, resolveNetwork } from '../network/network-records.js';
 import { newObjectId } from '../node-registry.js';
@@ -18,6 +20,8 @@ import { storeKeys } from '../store/store-keys.js';
 const log = createLogger('manager.endpoints');
 
 const MAX_ATTEMPTS = 20;
+/** Attaches whose addresses a sweep reclaimed before the commit (rare: see ipam/address-fence.ts). */
+const MAX_RECLAIMED = 3;
 
 /**
  * The commit transaction failed in a way that leaves its outcome unknown (the store did not
@@ -28,6 +32,19 @@ class UncertainCommit extends Error {
   constructor(readonly error: VxmeshError) {
     super(error.message, { cause: error });
   }
+}
+
+/**
+ * The commit failed because a fence of its addresses no longer holds: a sweep may have
+ * reclaimed them. They must not be used, nor given back (the sweep owns them now).
+ */
+class AddressesReclaimed extends Error {}
+
+/** An address taken for an attach, with its allocation fence. */
+interface AttachAddress {
+  readonly subnet: string;
+  readonly address: string;
+  readonly fence: AddressFence;
 }
 
 /**
@@ -130,23 +147,46 @@ export class EndpointService {
     }
     const v4Subnet = subnetFor(network, req.ipv4Address, false);
     const v6Subnet = network.enableIpv6 || req.ipv6Address ? subnetFor(network, req.ipv6Address, true) : undefined;
-    const taken: { subnet: string; address: string }[] = [];
+    for (let attempt = 1; attempt <= MAX_RECLAIMED; attempt++) {
+      try {
+        return await this.#attachOnce(nodeId, req, network, nameKey, v4Subnet, v6Subnet);
+      } catch (err) {
+        if (!(err instanceof AddressesReclaimed)) {
+          throw err;
+        }
+        if (req.ipv4Address || req.ipv6Address) {
+          break; // a static address stays taken until the sweep frees it; dynamic ones come anew
+        }
+      }
+    }
+    throw new VxmeshError('CONFLICT', `addresses on network ${network.name} were reclaimed while attaching; try again`);
+  }
+
+  async #attachOnce(
+    nodeId: string,
+    req: AttachNetworkRequest,
+    network: Network,
+    nameKey: string,
+    v4Subnet: SubnetAllocation | undefined,
+    v6Subnet: SubnetAllocation | undefined,
+  ): Promise<AttachNetworkResponse> {
+    const taken: AttachAddress[] = [];
     try {
       if (v4Subnet) {
-        const address = await this.#allocator.allocate(
+        const got = await this.#allocator.allocateFenced(
           network.id,
           v4Subnet.subnet,
           req.ipv4Address ? { preferred: req.ipv4Address } : {},
         );
-        taken.push({ subnet: v4Subnet.subnet, address });
+        taken.push({ subnet: v4Subnet.subnet, ...got });
       }
       if (v6Subnet) {
-        const address = await this.#allocator.allocate(
+        const got = await this.#allocator.allocateFenced(
           network.id,
           v6Subnet.subnet,
           req.ipv6Address ? { preferred: req.ipv6Address } : {},
         );
-        taken.push({ subnet: v6Subnet.subnet, address });
+        taken.push({ subnet: v6Subnet.subnet, ...got });
       }
       const v4 = v4Subnet ? taken[0]?.address : undefined;
       const v6 = v6Subnet ? taken[taken.length - 1]?.address : undefined;
@@ -164,7 +204,12 @@ export class EndpointService {
         aliases: [...req.aliases],
         createdAt: BigInt(this.#clock.now()),
       });
-      await this.#commit(network.id, endpoint, nameKey);
+      await this.#commit(
+        network.id,
+        endpoint,
+        nameKey,
+        taken.map((t) => t.fence),
+      );
       log.info(
         { endpointId: endpoint.id, network: network.name, nodeId, ipv4: endpoint.ipv4Address },
         'endpoint attached',
@@ -178,9 +223,10 @@ export class EndpointService {
         );
         throw err.error;
       }
+      // Fenced: a give-back after a sweep may have freed the address (reclaimed) does nothing.
       for (const t of taken) {
         await this.#allocator
-          .release(network.id, t.subnet, t.address)
+          .release(network.id, t.subnet, t.address, { fence: t.fence })
           .catch((e: unknown) => log.warn({ err: e, address: t.address }, 'could not give back an address'));
       }
       throw err;
@@ -205,23 +251,28 @@ export class EndpointService {
 
   /**
    * @throws UncertainCommit when the store failed to answer the transaction and a read-back
-   *   does not show it applied.
+   *   does not show it applied; AddressesReclaimed when a fence of its addresses failed.
    */
-  async #commit(networkId: string, endpoint: Endpoint, nameKey: string): Promise<void> {
+  async #commit(
+    networkId: string,
+    endpoint: Endpoint,
+    nameKey: string,
+    fences: readonly AddressFence[],
+  ): Promise<void> {
     const attachment = attachmentKey(networkId, { kind: 'endpoint', owner: endpoint.id });
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const guard = await attachGuard(this.#store, networkId, this.#clock);
       let res;
       try {
         res = await this.#store.txn({
-          compare: [...guard.compares, { key: nameKey, target: 'version', op: '==', value: 0n }],
+          compare: [...guard.compares, { key: nameKey, target: 'version', op: '==', value: 0n }, ...fences],
           success: [
             ...guard.ops,
             { type: 'put', key: storeKeys.endpoint(endpoint.id), value: encodeMessage(Endpoint, endpoint) },
             { type: 'put', key: nameKey, value: endpoint.id },
             { type: 'put', key: attachment, value: endpoint.nodeId },
           ],
-          failure: [{ type: 'get', key: nameKey }],
+          failure: [{ type: 'get', key: nameKey }, ...fences.map((f) => ({ type: 'get', key: f.key }) as const)],
         });
       } catch (err) {
         if (!(err instanceof VxmeshError) || err.code !== 'UNAVAILABLE') {
@@ -236,12 +287,20 @@ export class EndpointService {
       if (res.succeeded) {
         return;
       }
-      const [name] = res.results;
+      const [name, ...epochs] = res.results;
       if (name?.type === 'get' && name.kv) {
         throw new VxmeshError(
           'ALREADY_EXISTS',
           `endpoint with name ${endpoint.ownerName} already exists in network ${networkId}`,
         );
+      }
+      if (
+        fences.some((f, i) => {
+          const e = epochs[i];
+          return e?.type === 'get' && !fenceHolds(f, e.kv?.modRevision ?? 0n);
+        })
+      ) {
+        throw new AddressesReclaimed(`addresses of endpoint ${endpoint.id} were reclaimed by a sweep`);
       }
     }
     throw new VxmeshError('CONFLICT', `network ${networkId} kept changing while attaching; try again`);
@@ -291,7 +350,9 @@ export class EndpointService {
       if (!subnet) {
         continue;
       }
-      await this.#allocator.release(endpoint.networkId, subnet.subnet, address).catch((err: unknown) => {
+      // Fenced by the deletion: a sweep since then may have freed the address (and someone taken it).
+      const fence = removalFence(storeKeys.subnetSweepEpoch(endpoint.networkId, subnet.subnet), res.revision);
+      await this.#allocator.release(endpoint.networkId, subnet.subnet, address, { fence }).catch((err: unknown) => {
         if (!(err instanceof NotFoundError)) {
           log.warn({ err, address }, 'could not give back an address');
         }

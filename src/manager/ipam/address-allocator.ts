@@ -5,11 +5,14 @@ import type { Clock } from '../../common/clock.js';
 import type { KeyValue, KvStore, TxnOp, TxnOpResult } from '../../kvstore/index.js';
 import { Network } from '../../gen/vxmesh/v1/network.js';
 import { storeKeys } from '../store/store-keys.js';
-import { bitmapRefreshOps, bitmapWrite, loadBitmap, refreshSnapshot } from './bitmap-store.js';
+import { allocationFence, fenceHolds } from './address-fence.js';
+import type { AddressFence } from './address-fence.js';
+import { bitmapRefreshOps, bitmapWrite, refreshSnapshot, snapshotFromKeys } from './bitmap-store.js';
 import type { BitmapLocation } from './bitmap-store.js';
 import { BitmapDraft, CHUNK_BITS, countSetBits } from './chunked-bitmap.js';
 import type { BitmapSnapshot } from './chunked-bitmap.js';
 import { cidrContains, formatCidr, parseAddress, parseCidr } from './cidr.js';
+import { rangeAll } from './range-all.js';
 import { addressAt, offsetOf, subnetLayout } from './subnet-layout.js';
 import type { SubnetLayout } from './subnet-layout.js';
 
@@ -39,13 +42,38 @@ export interface AllocateOptions {
   readonly signal?: AbortSignal;
 }
 
+/** An allocated address with the fence its owner write must carry (see address-fence.ts). */
+export interface FencedAddress {
+  /** Without prefix length. */
+  readonly address: string;
+  readonly fence: AddressFence;
+}
+
+/** Options of one release. */
+export interface ReleaseOptions {
+  /**
+   * Frees the address only if this fence holds at the commit: the allocation's fence after a
+   * failed owner write, a removal fence after the owner record was deleted. Every release in
+   * the managers passes one; without it the caller asserts that no sweep can have freed the
+   * address (tests, tools on a stopped cluster).
+   */
+  readonly fence?: AddressFence;
+  readonly signal?: AbortSignal;
+}
+
 type Settle<T> = { readonly resolve: (value: T) => void; readonly reject: (err: unknown) => void };
+
+/** What a take or static request got: its offsets and the sweep epoch at the commit. */
+interface Granted {
+  readonly offsets: bigint[];
+  readonly epochModRevision: bigint;
+}
 
 /** One queued request on a subnet. */
 type Request =
-  | ({ readonly kind: 'take'; readonly count: number } & Settle<bigint[]>)
-  | ({ readonly kind: 'static'; readonly offset: bigint; readonly text: string } & Settle<bigint[]>)
-  | ({ readonly kind: 'release'; readonly offset: bigint } & Settle<boolean>);
+  | ({ readonly kind: 'take'; readonly count: number } & Settle<Granted>)
+  | ({ readonly kind: 'static'; readonly offset: bigint; readonly text: string } & Settle<Granted>)
+  | ({ readonly kind: 'release'; readonly offset: bigint; readonly fence: AddressFence | undefined } & Settle<boolean>);
 
 /** Per-subnet state: the cached bitmap and the queue that batches requests into one txn. */
 interface SubnetQueue {
@@ -54,7 +82,11 @@ interface SubnetQueue {
   readonly networkName: string;
   readonly layout: SubnetLayout;
   readonly loc: BitmapLocation;
+  /** The subnet's sweep epoch key (store-keys.ts `subnetSweepEpoch`). */
+  readonly epochKey: string;
   snapshot: BitmapSnapshot | undefined;
+  /** modRevision of the epoch key read with `snapshot` or returned by the last txn (0: absent). */
+  epoch: bigint;
   readonly pending: Request[];
   running: boolean;
 }
@@ -90,6 +122,9 @@ type Outcome =
  *   VxmeshError EXHAUSTED `no free address in <subnet> (network "<name>")` with nothing written;
  *   ALREADY_EXISTS for a preferred address in use; CONFLICT after `maxAttempts` lost races;
  *   store errors as the store raises them (an UnavailableError leaves the outcome unknown).
+ * - **Fences.** Every allocation txn reads the subnet's sweep epoch in its success branch, so
+ *   {@link allocateFenced} returns the epoch current at the commit (no extra compare, no extra
+ *   conflict); a fenced release compares the epoch in its txn (address-fence.ts).
  */
 export class AddressAllocator {
   readonly #store: KvStore;
@@ -115,27 +150,40 @@ export class AddressAllocator {
   /**
    * One address from `subnet` (a CIDR of the network, e.g. "10.0.1.0/24"): the next free one
    * serially, or `opts.preferred`. Resolves to the address as text, without prefix length.
+   * Owner writes use {@link allocateFenced}: this one drops the fence.
    */
   async allocate(networkId: string, subnet: string, opts: AllocateOptions = {}): Promise<string> {
+    return (await this.allocateFenced(networkId, subnet, opts)).address;
+  }
+
+  /**
+   * As {@link allocate}, with the fence the owner write must carry (and a give-back after a
+   * failed owner write must pass to {@link release}): the subnet's sweep epoch as of the
+   * allocation's commit. An owner write whose fence fails must not use the address.
+   */
+  async allocateFenced(networkId: string, subnet: string, opts: AllocateOptions = {}): Promise<FencedAddress> {
     const queue = await this.#queue(networkId, subnet);
     opts.signal?.throwIfAborted();
-    let offsets: bigint[];
+    let granted: Granted;
     if (opts.preferred !== undefined) {
       const offset = this.#staticOffset(queue, opts.preferred);
-      offsets = await this.#enqueue<bigint[]>(queue, (s) => ({
+      granted = await this.#enqueue<Granted>(queue, (s) => ({
         kind: 'static',
         offset,
         text: opts.preferred ?? '',
         ...s,
       }));
     } else {
-      offsets = await this.#enqueue<bigint[]>(queue, (s) => ({ kind: 'take', count: 1, ...s }));
+      granted = await this.#enqueue<Granted>(queue, (s) => ({ kind: 'take', count: 1, ...s }));
     }
-    const [offset] = offsets;
+    const [offset] = granted.offsets;
     if (offset === undefined) {
       throw new VxmeshError('INTERNAL', 'allocation returned no address');
     }
-    return addressAt(queue.layout, offset);
+    return {
+      address: addressAt(queue.layout, offset),
+      fence: allocationFence(queue.epochKey, granted.epochModRevision),
+    };
   }
 
   /**
@@ -153,26 +201,27 @@ export class AddressAllocator {
     }
     const queue = await this.#queue(networkId, subnet);
     opts.signal?.throwIfAborted();
-    const offsets = await this.#enqueue<bigint[]>(queue, (s) => ({ kind: 'take', count, ...s }));
+    const { offsets } = await this.#enqueue<Granted>(queue, (s) => ({ kind: 'take', count, ...s }));
     return offsets.map((o) => addressAt(queue.layout, o));
   }
 
   /**
-   * Frees an address. Idempotent: resolves false when it was not allocated. The address is not
-   * handed out again until serial allocation comes round to it.
+   * Frees an address. Idempotent: resolves false when it was not allocated, or when
+   * `opts.fence` no longer holds (confirmed on a fresh read): a sweep may have freed it, and
+   * what is still allocated is the sweeper's to collect. The address is not handed out again
+   * until serial allocation comes round to it.
    * @throws InvalidArgumentError for an address outside the subnet, or the gateway / an aux
-   *   address (those are freed only with the network).
+   *   address (those are freed only with the network), or a fence of another subnet.
    */
-  async release(
-    networkId: string,
-    subnet: string,
-    address: string,
-    opts: { readonly signal?: AbortSignal } = {},
-  ): Promise<boolean> {
+  async release(networkId: string, subnet: string, address: string, opts: ReleaseOptions = {}): Promise<boolean> {
     const queue = await this.#queue(networkId, subnet);
     opts.signal?.throwIfAborted();
     const offset = this.#staticOffset(queue, address, 'address');
-    return this.#enqueue<boolean>(queue, (s) => ({ kind: 'release', offset, ...s }));
+    const fence = opts.fence;
+    if (fence && fence.key !== queue.epochKey) {
+      throw new InvalidArgumentError('fence', `fence ${fence.key} is not the sweep epoch of ${queue.layout.subnet}`);
+    }
+    return this.#enqueue<boolean>(queue, (s) => ({ kind: 'release', offset, fence, ...s }));
   }
 
   /** Drops cached state of a network (after it is removed); later calls read the store again. */
@@ -219,7 +268,9 @@ export class AddressAllocator {
       networkName: network.name,
       layout: subnetLayout(alloc),
       loc: { prefix: storeKeys.subnetAddressesPrefix(networkId, canonical) },
+      epochKey: storeKeys.subnetSweepEpoch(networkId, canonical),
       snapshot: undefined,
+      epoch: 0n,
       pending: [],
       running: false,
     };
@@ -301,14 +352,14 @@ export class AddressAllocator {
   /** Requests already answered; lets a failing batch reject only the rest. */
   readonly #settled = new WeakSet<Request>();
 
-  #settle(request: Request, outcome: Outcome): void {
+  #settle(request: Request, outcome: Outcome, epochModRevision = 0n): void {
     this.#settled.add(request);
     switch (outcome.type) {
       case 'ok': {
         if (request.kind === 'release') {
           request.resolve(true);
         } else {
-          request.resolve(outcome.offsets);
+          request.resolve({ offsets: outcome.offsets, epochModRevision });
         }
         break;
       }
@@ -416,7 +467,10 @@ export class AddressAllocator {
           break;
         }
         case 'release': {
-          if (draft.isSet(request.offset)) {
+          if (request.fence && !fenceHolds(request.fence, queue.epoch)) {
+            // The epoch may be cached: a refusal is confirmed on a fresh read.
+            outcomes.set(request, fresh ? { type: 'noop' } : { type: 'unsure' });
+          } else if (draft.isSet(request.offset)) {
             draft.clear(request.offset);
             outcomes.set(request, { type: 'ok', offsets: [request.offset] });
           } else {
@@ -434,12 +488,15 @@ export class AddressAllocator {
     return countSetBits(draft.committed(0n), lo, hi);
   }
 
+  /** Reads the bitmap and the sweep epoch with one range over the subnet's prefix. */
   async #load(queue: SubnetQueue): Promise<BitmapSnapshot> {
-    const snapshot = await loadBitmap(this.#store, queue.loc);
+    const { kvs } = await rangeAll(this.#store, queue.loc.prefix);
+    const snapshot = snapshotFromKeys(queue.loc, kvs);
     if (snapshot.cursor === undefined) {
       // Every network is created with its cursors; none means it is gone.
       this.#gone(queue);
     }
+    queue.epoch = kvs.find((kv) => kv.key === queue.epochKey)?.modRevision ?? 0n;
     return snapshot;
   }
 
@@ -477,19 +534,31 @@ export class AddressAllocator {
         return;
       }
       const write = bitmapWrite(queue.loc, draft, { guardCursor: true });
-      const refresh = bitmapRefreshOps(queue.loc, draft);
-      const res = await this.#store.txn({ compare: write.compares, success: write.ops, failure: refresh });
+      // Fenced releases were planned on the epoch as known: comparing it covers all of them.
+      if (writers.some((r) => r.kind === 'release' && r.fence !== undefined)) {
+        write.compares.push({ key: queue.epochKey, target: 'modRevision', op: '==', value: queue.epoch });
+      }
+      const epochGet: TxnOp = { type: 'get', key: queue.epochKey };
+      const refresh = [...bitmapRefreshOps(queue.loc, draft), epochGet];
+      const res = await this.#store.txn({
+        compare: write.compares,
+        success: [...write.ops, epochGet],
+        failure: refresh,
+      });
+      const epoch = epochOf(res.results);
       if (res.succeeded) {
         queue.snapshot = draft.committed(res.revision);
+        queue.epoch = epoch;
         for (const r of writers) {
           const o = outcomes.get(r);
           if (o) {
-            this.#settle(r, o);
+            this.#settle(r, o, epoch);
           }
         }
         return;
       }
       queue.snapshot = refreshSnapshot(queue.loc, queue.snapshot, freshKeys(refresh, res.results));
+      queue.epoch = epoch;
       if (queue.snapshot.cursor === undefined) {
         this.#gone(queue);
       }
@@ -502,6 +571,12 @@ export class AddressAllocator {
     log.warn({ subnet: queue.layout.subnet, network: queue.networkId }, 'address allocation kept losing races');
     throw new VxmeshError('CONFLICT', `addresses of ${queue.layout.subnet} are being changed concurrently; try again`);
   }
+}
+
+/** modRevision of the sweep epoch from the `get` that ends both branches (0: absent). */
+function epochOf(results: readonly TxnOpResult[]): bigint {
+  const last = results[results.length - 1];
+  return last?.type === 'get' ? (last.kv?.modRevision ?? 0n) : 0n;
 }
 
 /** Pairs the `get` ops of a failure branch with their results. */

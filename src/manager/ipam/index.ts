@@ -1,5 +1,9 @@
 export { AddressAllocator } from './address-allocator.js';
-export type { AddressAllocatorOptions, AllocateOptions } from './address-allocator.js';
+export type { AddressAllocatorOptions, AllocateOptions, FencedAddress, ReleaseOptions } from './address-allocator.js';
+export { allocationFence, fenceHolds, removalFence } from './address-fence.js';
+export type { AddressFence } from './address-fence.js';
+export { AddressSweeper, DEFAULT_MIN_ORPHAN_AGE_MS, DEFAULT_SWEEP_INTERVAL_MS } from './address-sweeper.js';
+export type { AddressSweeperOptions, SweepSummary } from './address-sweeper.js';
 export { loadNetworkUsage, usageFromKeys } from './address-usage.js';
 export { formatAddress, formatCidr, parseAddress, parseCidr, cidrContains, cidrOverlaps } from './cidr.js';
 export type { Cidr, IpAddress, IpFamily } from './cidr.js';

@@ -3,17 +3,18 @@ import type { KeyValue, KvStore } from '../../kvstore/index.js';
 const PAGE = 500;
 
 /**
- * Every key under `prefix`, read page by page at the first page's revision so the result is one
- * consistent snapshot. Returns the keys and that revision.
+ * Every key under `prefix`, read page by page at the first page's revision (or at
+ * `opts.revision`, to read several prefixes as of one revision) so the result is one consistent
+ * snapshot. Returns the keys and that revision.
  */
 export async function rangeAll(
   store: KvStore,
   prefix: string,
-  opts: { readonly signal?: AbortSignal } = {},
+  opts: { readonly signal?: AbortSignal; readonly revision?: bigint } = {},
 ): Promise<{ kvs: KeyValue[]; revision: bigint }> {
   const kvs: KeyValue[] = [];
   let after: string | undefined;
-  let revision: bigint | undefined;
+  let revision: bigint | undefined = opts.revision;
   for (;;) {
     const page = await store.range(prefix, {
       limit: PAGE,

@@ -20,6 +20,7 @@ export class MirrorWrite {
   readonly #compares: Compare[];
   readonly #ops: TxnOp[] = [];
   readonly #effects: ((revision: bigint) => void)[] = [];
+  #committedAt: bigint | undefined;
 
   constructor(mirror: StoreMirror, fence: Compare) {
     this.#mirror = mirror;
@@ -86,6 +87,14 @@ export class MirrorWrite {
     return this;
   }
 
+  /**
+   * Revision the transaction committed at; undefined before, after a failure, or when there was
+   * nothing to write. Give-backs of addresses it removed are fenced by it (`releaseHeld`).
+   */
+  get committedAt(): bigint | undefined {
+    return this.#committedAt;
+  }
+
   get empty(): boolean {
     return this.#ops.length === 0;
   }
@@ -98,6 +107,7 @@ export class MirrorWrite {
     // A failure with an unknown outcome surfaces as UncertainCommitError: callers keep what it used.
     const res = await txnOrUncertain(store, { compare: this.#compares, success: this.#ops }, opts);
     if (res.succeeded) {
+      this.#committedAt = res.revision;
       for (const effect of this.#effects) {
         effect(res.revision);
       }

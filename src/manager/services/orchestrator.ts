@@ -15,7 +15,15 @@ import { parseConstraint } from './constraints.js';
 import { ingressEndpointName, planIngressEndpoints } from './ingress-endpoints.js';
 import { mapWithLimit } from './map-with-limit.js';
 import { MirrorWrite } from './mirror-write.js';
-import { AddressAllocationError, allocateIn, ipv4Subnet, releaseAll, withPrefix } from './network-addresses.js';
+import {
+  AddressAllocationError,
+  allocateIn,
+  ipv4Subnet,
+  ownerFences,
+  releaseAll,
+  releaseHeld,
+  withPrefix,
+} from './network-addresses.js';
 import type { TakenAddress } from './network-addresses.js';
 import { NodeLoads } from './node-loads.js';
 import { pickNode, unfitReason, unfitText } from './scheduler.js';
@@ -377,7 +385,10 @@ export class Orchestrator implements AsyncDisposable {
         macAddress: macForAddress(taken.address),
         createdAt: BigInt(pass.now),
       });
-      const write = new MirrorWrite(this.#mirror, pass.fence).guard(guard.compares, guard.ops).putEndpoint(endpoint, undefined);
+      // The allocation's fence: a sweep that may have reclaimed the address fails this write.
+      const write = new MirrorWrite(this.#mirror, pass.fence)
+        .guard([...guard.compares, taken.fence], guard.ops)
+        .putEndpoint(endpoint, undefined);
       if (await write.commit(this.#opts.store)) {
         this.#ingressErrors.delete(nodeId);
         taken = undefined;
@@ -568,6 +579,7 @@ export class Orchestrator implements AsyncDisposable {
     for (const g of guards) {
       write.guard(g.compares, g.ops);
     }
+    write.guard(ownerFences(allocated.taken), []);
     write.putTask(
       {
         ...task,
@@ -734,7 +746,7 @@ export class Orchestrator implements AsyncDisposable {
       write.deleteEndpoint(h);
     }
     if (await write.commit(this.#opts.store)) {
-      await this.#release(held);
+      await this.#release(held, write.committedAt);
     }
   }
 
@@ -749,14 +761,20 @@ export class Orchestrator implements AsyncDisposable {
       write.deleteEndpoint(e);
     }
     if (await write.commit(this.#opts.store)) {
-      await this.#release(endpoints);
+      await this.#release(endpoints, write.committedAt);
     }
   }
 
-  /** Gives back the addresses of endpoints just deleted (a removed network took its own). */
-  async #release(held: readonly Mirrored<Endpoint>[]): Promise<void> {
-    const taken = held.flatMap((h) => endpointAddresses(h.value, this.#mirror.networks.get(h.value.networkId)?.value));
-    await releaseAll(this.#opts.allocator, taken);
+  /**
+   * Gives back the addresses of endpoints deleted at `deletedAt` (a removed network took its
+   * own), fenced by that revision. Undefined only when nothing was written: nothing to give back.
+   */
+  async #release(held: readonly Mirrored<Endpoint>[], deletedAt: bigint | undefined): Promise<void> {
+    if (deletedAt === undefined) {
+      return;
+    }
+    const addresses = held.flatMap((h) => endpointAddresses(h.value, this.#mirror.networks.get(h.value.networkId)?.value));
+    await releaseHeld(this.#opts.allocator, addresses, deletedAt);
   }
 
   /** The attach guard of a network, read once per pass (dropped after a failed write). */

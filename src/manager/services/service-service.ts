@@ -13,8 +13,8 @@ import { newObjectId } from '../node-registry.js';
 import type { NodeRegistry } from '../node-registry.js';
 import { encodeMessage } from '../store/message-codec.js';
 import { storeKeys } from '../store/store-keys.js';
-import { heldAddresses, releaseAll } from './network-addresses.js';
-import type { TakenAddress } from './network-addresses.js';
+import { fencesHold, heldAddresses, ownerFences, releaseAll, releaseHeld } from './network-addresses.js';
+import type { HeldAddress } from './network-addresses.js';
 import { assignPublishedPorts, portConflict, publishedPortKey } from './published-ports.js';
 import { attachedNetworkIds, readIngressNetwork, resolveServiceNetworks } from './service-networks.js';
 import { listServices, resolveService } from './service-records.js';
@@ -114,6 +114,7 @@ export class ServiceService {
               { key: nameKey, target: 'version', op: '==', value: 0n },
               ...portKeys.map((key) => ({ key, target: 'version', op: '==', value: 0n }) as const),
               ...guard.compares,
+              ...ownerFences(vips.allocated),
             ],
             success: [
               ...guard.ops,
@@ -133,6 +134,12 @@ export class ServiceService {
         const [name] = res.results;
         if (name?.type === 'get' && name.kv) {
           throw new VxmeshError('ALREADY_EXISTS', `service ${checked.name} already exists`);
+        }
+        if (!(await fencesHold(this.#store, vips.allocated))) {
+          // A sweep may have reclaimed the VIPs: the fenced give-back is a no-op if so; new ones next.
+          await releaseAll(this.#allocator, vips.allocated);
+          vips = undefined;
+          continue;
         }
         const failure = await this.#portFailure(resolved.spec.ports, ports, id, opts);
         if (failure.kind === 'error') {
@@ -223,6 +230,7 @@ export class ServiceService {
               { key, target: 'modRevision', op: '==', value: stored.modRevision },
               ...addedPorts.map((k) => ({ key: k, target: 'version', op: '==', value: 0n }) as const),
               ...guard.compares,
+              ...ownerFences(vips.allocated),
             ],
             success: [
               ...guard.ops,
@@ -238,7 +246,7 @@ export class ServiceService {
         );
         if (res.succeeded) {
           committed = true;
-          await releaseAll(this.#allocator, vips.released);
+          await releaseHeld(this.#allocator, vips.released, res.revision);
           log.info({ serviceId: old.id, name: spec.name, specVersion: service.specVersion }, 'service updated');
           const tasks = (await listAllTasks(this.#store, opts)).map((t) => t.task);
           return serviceView({ service, modRevision: res.revision }, tasks);
@@ -249,6 +257,9 @@ export class ServiceService {
             throw this.#outdated(oldSpec.name, version, current.kv?.modRevision ?? 0n);
           }
           continue;
+        }
+        if (!(await fencesHold(this.#store, vips.allocated))) {
+          continue; // a sweep may have reclaimed the new VIPs: the next attempt allocates anew
         }
         const failure = await this.#portFailure(resolved.spec.ports, ports, old.id, opts);
         if (failure.kind === 'error') {
@@ -301,11 +312,11 @@ export class ServiceService {
       if (!res.succeeded) {
         continue;
       }
-      const held: TakenAddress[] = [];
+      const held: HeldAddress[] = [];
       for (const v of service.virtualIps) {
         held.push(...heldAddresses((await getNetwork(this.#store, v.networkId, opts))?.network, [v.addr]));
       }
-      await releaseAll(this.#allocator, held);
+      await releaseHeld(this.#allocator, held, res.revision);
       log.info({ serviceId: service.id, name: spec?.name }, 'service removed');
       return;
     }

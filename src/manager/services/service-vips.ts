@@ -3,7 +3,7 @@ import { EndpointMode } from '../../gen/vxmesh/v1/service.js';
 import type { ServiceSpec, VirtualIp } from '../../gen/vxmesh/v1/service.js';
 import type { AddressAllocator } from '../ipam/address-allocator.js';
 import { allocateIn, heldAddresses, ipv4Subnet, releaseAll, withPrefix } from './network-addresses.js';
-import type { TakenAddress } from './network-addresses.js';
+import type { HeldAddress, TakenAddress } from './network-addresses.js';
 import { hasIngressPorts } from './service-spec-validation.js';
 
 /**
@@ -27,8 +27,8 @@ export interface VipPlan {
   readonly virtualIps: VirtualIp[];
   /** Newly allocated: give back if the record is not written. */
   readonly allocated: TakenAddress[];
-  /** No longer needed: give back once the record is written. */
-  readonly released: TakenAddress[];
+  /** No longer needed: give back once the record is written (fenced by its revision: `releaseHeld`). */
+  readonly released: HeldAddress[];
 }
 
 /**

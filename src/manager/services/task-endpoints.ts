@@ -11,7 +11,7 @@ import { newObjectId } from '../node-registry.js';
 import { encodeMessage } from '../store/message-codec.js';
 import { storeKeys } from '../store/store-keys.js';
 import { allocateIn, heldAddresses, ipv4Subnet, ipv6Subnet, releaseAll, withPrefix } from './network-addresses.js';
-import type { TakenAddress } from './network-addresses.js';
+import type { HeldAddress, TakenAddress } from './network-addresses.js';
 import { hasIngressPorts } from './service-spec-validation.js';
 import { taskName } from './task-records.js';
 
@@ -147,7 +147,7 @@ export function endpointDeleteOps(endpoint: Endpoint): TxnOp[] {
   return ops;
 }
 
-/** The addresses an endpoint holds, to give back after it is deleted. */
-export function endpointAddresses(endpoint: Endpoint, network: Network | undefined): TakenAddress[] {
+/** The addresses an endpoint holds, to give back after it is deleted (`releaseHeld`). */
+export function endpointAddresses(endpoint: Endpoint, network: Network | undefined): HeldAddress[] {
   return heldAddresses(network, [endpoint.ipv4Address, endpoint.ipv6Address]);
 }

@@ -63,4 +63,11 @@ export const storeKeys = {
   /** Address bitmap (cursor + chunks) of one subnet. */
   subnetAddressesPrefix: (networkId: string, cidr: string): string =>
     `v1/ipam/addresses/${networkId}/${cidrSegment(cidr)}/`,
+  /**
+   * Sweep epoch of one subnet (value: ms of the sweep, informational): rewritten by every sweep
+   * step that may free addresses; owner writes and give-backs compare its modRevision (ipam/
+   * address-fence.ts). Under the subnet's prefix: read with its bitmap, deleted with the network.
+   */
+  subnetSweepEpoch: (networkId: string, cidr: string): string =>
+    `v1/ipam/addresses/${networkId}/${cidrSegment(cidr)}/swept`,
 } as const;
