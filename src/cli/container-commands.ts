@@ -234,7 +234,11 @@ export function addContainerCommands(program: Command, ctx: CliContext): void {
       await withDaemon(ctx, cmd, (daemon) =>
         forEachRef(refs, CONTAINERS, async (ref) => {
           try {
-            await daemon.removeContainer(ref, force);
+            const { warnings } = await daemon.removeContainer(ref, force);
+            // Removed all the same (as docker's rm); the daemon keeps releasing what it names.
+            for (const warning of warnings) {
+              output.err(`WARNING: ${warning}\n`);
+            }
           } catch (err) {
             // docker's rm -f reports a missing container on stderr but does not fail for it.
             if (force && isNotFound(err)) {

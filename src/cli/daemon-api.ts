@@ -76,8 +76,11 @@ export interface DaemonApi {
   startContainer(ref: string): Promise<Container>;
   /** SIGTERM, then SIGKILL after `timeoutSeconds` (0: the daemon's default, 10 s). */
   stopContainer(ref: string, timeoutSeconds: number): Promise<Container>;
-  /** Refused for a running container unless `force`. */
-  removeContainer(ref: string, force: boolean): Promise<Container>;
+  /**
+   * Refused for a running container unless `force`. `warnings`: endpoints the managers could not
+   * remove yet (the daemon keeps releasing them); the removal itself succeeded.
+   */
+  removeContainer(ref: string, force: boolean): Promise<{ container: Container; warnings: string[] }>;
   /** Attaches a container to one more (attachable) network. */
   connectNetwork(container: string, network: ContainerNetworkRequest): Promise<Container>;
   /** Detaches a container from a network; `force` also removes an endpoint whose container is gone. */

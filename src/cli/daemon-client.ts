@@ -249,10 +249,10 @@ export class GrpcDaemonClient implements DaemonApi {
     return presentContainer(res.container, what);
   }
 
-  async removeContainer(ref: string, force: boolean): Promise<Container> {
+  async removeContainer(ref: string, force: boolean): Promise<{ container: Container; warnings: string[] }> {
     const what = `remove container ${ref}`;
     const res = await this.call(this.local.removeContainer.bind(this.local), { ref, force }, what);
-    return presentContainer(res.container, what);
+    return { container: presentContainer(res.container, what), warnings: res.warnings };
   }
 
   async connectNetwork(container: string, network: ContainerNetworkRequest): Promise<Container> {

@@ -41,6 +41,8 @@ export interface DockerNodeJson {
     readonly Resolver?: DockerNodeResolverJson;
     /** Encrypted overlays on the node (`--opt encrypted`); absent when the agent reports none. */
     readonly Encryption?: DockerNodeEncryptionJson;
+    /** Endpoints the node gave up whose removal the managers have not confirmed yet; absent when none. */
+    readonly PendingDetaches?: number;
   };
 }
 
@@ -162,6 +164,7 @@ export function dockerNodeJson(view: NodeRecord): DockerNodeJson {
           LastError: view.agent.lastError,
           ...(view.agent.resolver ? { Resolver: resolverJson(view.agent.resolver) } : {}),
           ...(view.agent.encryption ? { Encryption: encryptionJson(view.agent.encryption) } : {}),
+          ...(view.agent.pendingDetaches ? { PendingDetaches: view.agent.pendingDetaches } : {}),
         },
       }
     : {};

@@ -29,7 +29,7 @@ import { Manager } from '../manager/manager.js';
 import { joinCluster, localAddressToward } from '../worker/join-cluster.js';
 import { AssignmentState } from '../worker/assignment-state.js';
 import { NodeAgent } from '../worker/node-agent.js';
-import type { ContainerRuntime } from '../worker/containers/container-runtime.js';
+import type { ContainerRuntime, DeferredRelease } from '../worker/containers/container-runtime.js';
 import type { DataplaneReconciler } from '../worker/dataplane-controller.js';
 import { NamespaceControl } from '../worker/external/index.js';
 import { DaemonDockerPluginBackend, DockerPluginServer } from './docker-plugin/index.js';
@@ -75,6 +75,11 @@ export interface DaemonOptions {
    * certificate and key. Read each time the store is opened. Absent: plain `http://` endpoints.
    */
   readonly etcdTls?: EtcdTlsFiles;
+  /**
+   * How long an endpoint placed on this node with no local container or attachment waits before
+   * it is released (NodeWorkloadOptions.orphanGraceMs); default 30 s. Tests shorten it.
+   */
+  readonly orphanGraceMs?: number;
 }
 
 /** PEM files for TLS to etcd (vxmeshd `--etcd-cacert`, `--etcd-cert`, `--etcd-key`). */
@@ -91,6 +96,15 @@ const NOT_A_MEMBER =
   'This node is not a swarm manager. Use "vxmesh swarm init" or "vxmesh swarm join" to connect this node to swarm and try again.';
 const ALREADY_MEMBER =
   'This node is already part of a swarm. Use "vxmesh swarm leave" to leave this swarm and join another one.';
+
+/** What `rm` tells the user about an endpoint the managers could not remove yet. */
+function deferredReleaseWarning(containerName: string, d: DeferredRelease): string {
+  const address = d.ipv4Address === '' ? '' : ` (${d.ipv4Address.split('/')[0] ?? ''})`;
+  return (
+    `the endpoint of ${containerName} on network ${d.networkName}${address} could not be released now: ${d.reason}; ` +
+    'this node releases it (its address and DNS name) once a manager is reachable'
+  );
+}
 
 function checkEtcdEndpoints(endpoints: readonly string[]): string[] {
   return endpoints.map((e) => {
@@ -280,6 +294,7 @@ export class Daemon implements AsyncDisposable {
       // The workload is built just below; heartbeats before that carry no counters.
       resolverCounters: () => this.#workload?.resolverCounters(),
       overlayMtus: () => this.#workload?.overlayMtus() ?? {},
+      pendingDetaches: () => this.#workload?.pendingDetaches.count,
       taskLogs: (taskIds, tail) =>
         readTaskLogs(this.#opts.dataRoot, this.#workload?.runtime.list(true) ?? [], taskIds, tail),
     });
@@ -294,6 +309,7 @@ export class Daemon implements AsyncDisposable {
       agent,
       driver: this.#opts.driver,
       clock: this.#opts.clock,
+      ...(this.#opts.orphanGraceMs === undefined ? {} : { orphanGraceMs: this.#opts.orphanGraceMs }),
     });
     this.#workload = workload;
     await workload.start();
@@ -580,9 +596,10 @@ export class Daemon implements AsyncDisposable {
       stopContainer: unaryHandler(localAuthorize, async (req) => ({
         container: await this.#containers().stop(req.ref, req.timeoutSeconds || undefined),
       })),
-      removeContainer: unaryHandler(localAuthorize, async (req) => ({
-        container: await this.#containers().remove(req.ref, req.force),
-      })),
+      removeContainer: unaryHandler(localAuthorize, async (req) => {
+        const removed = await this.#containers().remove(req.ref, req.force);
+        return { container: removed.container, warnings: removed.deferred.map((d) => deferredReleaseWarning(removed.container.name, d)) };
+      }),
       connectNetwork: unaryHandler(localAuthorize, async (req) => {
         if (!req.network) {
           throw new InvalidArgumentError('network', 'is required');

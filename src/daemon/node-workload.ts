@@ -14,6 +14,7 @@ import { EmbeddedDns, NetnsDnsDriver, dnsStateFromAssignments } from '../worker/
 import type { DnsNamespaceDriver } from '../worker/dns/index.js';
 import { ExternalEndpoints, LinuxExternalNamespaceDriver, endpointsOwnedBy } from '../worker/external/index.js';
 import type { ExternalNamespaceDriver } from '../worker/external/index.js';
+import { PendingDetaches, unownedEndpoints } from '../worker/detach/index.js';
 import type { NodeDataplaneSpec } from '../vxlan/dataplane-spec.js';
 import { ingressSandboxName } from '../vxlan/lb/lb-names.js';
 import { deleteNamespace, ensureNamespace, namespaceExists } from '../worker/containers/network-namespaces.js';
@@ -55,6 +56,11 @@ export interface NodeWorkloadOptions {
   readonly externalDriver?: ExternalNamespaceDriver;
   /** What the kernel can do for encrypted overlays (issue 9); default: the real probe and readers. */
   readonly ipsec?: IpsecSupport;
+  /**
+   * How long an endpoint the managers place here for a container or attachment with no local
+   * record stays before it is released (src/worker/detach); default 30 s. Tests shorten it.
+   */
+  readonly orphanGraceMs?: number;
 }
 
 /** The kernel side of encrypted overlays, as the workload needs it (injected in tests). */
@@ -90,6 +96,12 @@ export class NodeWorkload implements AsyncDisposable {
   readonly external: ExternalEndpoints;
   /** Runs this node's service tasks (issue 8), from the assignments and the container records. */
   readonly tasks: TaskRunner;
+  /**
+   * Endpoints given up here that the managers have not removed yet (rm or CNI DEL while they were
+   * unreachable, or found with no local owner), retried until they are.
+   */
+  readonly pendingDetaches: PendingDetaches;
+  readonly #stopSessionListener: () => void;
   readonly #opts: NodeWorkloadOptions;
   #underlayMtu = 1500;
   #egressSubnet = DEFAULT_EGRESS_SUBNET;
@@ -108,18 +120,33 @@ export class NodeWorkload implements AsyncDisposable {
     this.#opts = opts;
     this.#ipsecSupport = opts.ipsec ?? kernelIpsecSupport(opts.namespacePrefix);
     const resources = new ResourceClient(opts.agent);
+    this.pendingDetaches = new PendingDetaches({
+      dataRoot: opts.dataRoot,
+      clock: opts.clock,
+      detach: (endpointId, o) => resources.detach(endpointId, o),
+      sessionUp: () => opts.agent.state.phase === 'connected',
+      unownedEndpoints: (pending) =>
+        unownedEndpoints(opts.agent.assignments.items.values(), opts.nodeId, this.#heldEndpointIds(pending)),
+      ...(opts.orphanGraceMs === undefined ? {} : { orphanGraceMs: opts.orphanGraceMs }),
+    });
+    // Every reconnect retries the pending detaches at once (the managers may be back).
+    this.#stopSessionListener = opts.agent.onSessionEstablished(() => this.pendingDetaches.sessionEstablished());
+    const releaseEndpoint = this.pendingDetaches.release.bind(this.pendingDetaches);
     // Encrypted networks on a node that cannot enforce IPsec: the attach is given back and fails.
-    const attach = async (req: AttachNetworkRequest): Promise<AttachNetworkResponse> => {
-      const res = await resources.attach(req);
-      const refusal = this.#encryptionRefusal(res.network, res.networkName || req.network);
-      if (refusal !== undefined) {
-        if (res.endpoint) {
-          await resources.detach(res.endpoint.id).catch((err: unknown) => log.warn({ err }, 'could not give back a refused endpoint'));
+    // Through the pending detaches: an owner's endpoint still being released is never handed back.
+    const attach = (req: AttachNetworkRequest): Promise<AttachNetworkResponse> =>
+      this.pendingDetaches.attaching(req.ownerId, async () => {
+        const res = await resources.attach(req);
+        const refusal = this.#encryptionRefusal(res.network, res.networkName || req.network);
+        if (refusal !== undefined) {
+          if (res.endpoint) {
+            // Failing here is covered: an endpoint no local record holds is released later.
+            await resources.detach(res.endpoint.id).catch((err: unknown) => log.warn({ err }, 'could not give back a refused endpoint'));
+          }
+          throw new VxmeshError('FAILED_PRECONDITION', refusal);
         }
-        throw new VxmeshError('FAILED_PRECONDITION', refusal);
-      }
-      return res;
-    };
+        return res;
+      });
     this.dataplane = new DataplaneController({
       // The routing mesh's ingress sandbox namespace must exist before the pass that programs it.
       driver: {
@@ -160,6 +187,7 @@ export class NodeWorkload implements AsyncDisposable {
       clock: opts.clock,
       attach,
       detach: (endpointId) => resources.detach(endpointId),
+      releaseEndpoint,
       staleEndpoints: (network, ownerName) => this.#staleEndpoints(network, ownerName),
       reconcile: () => {
         this.dns.refresh();
@@ -177,7 +205,7 @@ export class NodeWorkload implements AsyncDisposable {
       clock: opts.clock,
       driver: opts.externalDriver ?? new LinuxExternalNamespaceDriver(),
       attach,
-      detach: (endpointId) => resources.detach(endpointId),
+      releaseEndpoint,
       endpointsOwnedBy: (ownerId) => endpointsOwnedBy(opts.agent.assignments.items.values(), opts.nodeId, ownerId),
       reconcile: () => {
         this.dns.refresh();
@@ -247,8 +275,12 @@ export class NodeWorkload implements AsyncDisposable {
         'every candidate egress subnet overlaps a route here; containers may not reach it',
       );
     }
+    // Before the containers: an exited container found at load gives its endpoints back through it.
+    await this.pendingDetaches.load();
     await this.runtime.load();
     await this.external.load();
+    // After every local record is loaded: the check for endpoints without a local owner reads them.
+    this.pendingDetaches.start();
     this.#loaded = true;
     this.dataplane.start();
     // Converge from saved assignments at once: a restart must not wait for the managers.
@@ -423,11 +455,28 @@ export class NodeWorkload implements AsyncDisposable {
     return out;
   }
 
+  /** Endpoint IDs a local record holds: containers, external attachments and pending detaches. */
+  #heldEndpointIds(pending: ReadonlySet<string>): Set<string> {
+    const held = new Set(pending);
+    for (const c of this.runtime.list(true)) {
+      for (const n of c.networks) {
+        held.add(n.endpointId);
+      }
+    }
+    for (const a of this.external.list()) {
+      held.add(a.endpointId);
+    }
+    return held;
+  }
+
   async close(): Promise<void> {
+    this.#stopSessionListener();
     await this.tasks.close();
     await this.dataplane.close();
     await this.runtime.close();
     await this.external.close();
+    // After the runtimes: a removal in flight may still record a pending detach.
+    await this.pendingDetaches.close();
     await this.dns.close();
   }
 

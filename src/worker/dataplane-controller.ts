@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createLogger } from '../common/logger.js';
 import type { Clock } from '../common/clock.js';
 import type { NodeDataplaneSpec, ReconcileReport } from '../vxlan/dataplane-spec.js';
@@ -37,6 +38,8 @@ export class DataplaneController implements AsyncDisposable {
 
   constructor(opts: DataplaneControllerOptions) {
     this.#opts = opts;
+    // Every command of a pass (up to 16 at once) listens on this signal: not a leak.
+    setMaxListeners(0, this.#abort.signal);
   }
 
   start(): void {

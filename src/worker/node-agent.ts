@@ -70,6 +70,8 @@ export interface NodeAgentOptions {
   readonly resolverCounters?: () => ResolverCounters | undefined;
   /** MTU the node programmed per overlay (network ID → MTU), reported for `network inspect`. */
   readonly overlayMtus?: () => Record<string, number>;
+  /** Endpoints waiting for the managers to remove them (pending detaches), reported for `node inspect`. */
+  readonly pendingDetaches?: () => number | undefined;
   /** The output of this node's task containers, for `service logs`; absent: every request gets an error. */
   readonly taskLogs?: (taskIds: readonly string[], tail: number) => Promise<TaskLog[]>;
 }
@@ -105,6 +107,8 @@ export class NodeAgent implements AsyncDisposable {
    * built after the agent. A callback that throws is treated as absent.
    */
   encryptionStatus: (() => EncryptionStatus | undefined) | undefined;
+  /** Told when a session with a manager is established (see onSessionEstablished). */
+  readonly #sessionListeners = new Set<() => void>();
 
   constructor(opts: NodeAgentOptions) {
     this.#opts = opts;
@@ -143,7 +147,29 @@ export class NodeAgent implements AsyncDisposable {
       resolver: this.#resolverCounters(),
       overlayMtus: this.#opts.overlayMtus?.() ?? {},
       encryption: this.#encryption(),
+      pendingDetaches: this.#opts.pendingDetaches?.(),
     };
+  }
+
+  /**
+   * Calls `listener` each time a session with a manager is established (the first one and every
+   * reconnect), after the state says connected. A throwing listener is logged and does not stop
+   * the others or the session.
+   * @returns a function that removes the listener.
+   */
+  onSessionEstablished(listener: () => void): () => void {
+    this.#sessionListeners.add(listener);
+    return () => this.#sessionListeners.delete(listener);
+  }
+
+  #notifySessionEstablished(): void {
+    for (const listener of this.#sessionListeners) {
+      try {
+        listener();
+      } catch (err) {
+        log.warn({ err }, 'session listener failed');
+      }
+    }
   }
 
   #encryption(): EncryptionStatus | undefined {
@@ -237,7 +263,11 @@ export class NodeAgent implements AsyncDisposable {
             this.#lastError = '';
           }
           this.#dataPathPort = message.dataPathPort;
+          const established = this.#state.phase !== 'connected' || this.#state.sessionId !== message.sessionId;
           this.#state = { phase: 'connected', managerAddr: addr, sessionId: message.sessionId };
+          if (established) {
+            this.#notifySessionEstablished();
+          }
           await this.#applySessionMessage(message);
         }
       } catch (err) {

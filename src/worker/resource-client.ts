@@ -49,9 +49,16 @@ export class ResourceClient {
     );
   }
 
-  async detach(endpointId: string): Promise<void> {
+  /**
+   * Removes an endpoint of this node at the managers; one that is already gone resolves.
+   * `signal` cancels the call (the daemon stopping).
+   */
+  async detach(endpointId: string, opts: { readonly signal?: AbortSignal } = {}): Promise<void> {
     await this.#call('detach', (c) =>
-      callUnary(c.detachNetwork.bind(c), { endpointId }, `detach endpoint ${endpointId}`, { timeoutMs: CALL_TIMEOUT_MS }),
+      callUnary(c.detachNetwork.bind(c), { endpointId }, `detach endpoint ${endpointId}`, {
+        timeoutMs: CALL_TIMEOUT_MS,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      }),
     );
   }
 }

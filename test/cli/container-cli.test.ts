@@ -108,7 +108,7 @@ describe('vxmesh containers against a fake daemon', () => {
         throw new VxmeshError('FAILED_PRECONDITION', `cannot remove container "${c.name}": container is running`);
       }
       containers = containers.filter((x) => x.id !== c.id);
-      return { container: c };
+      return { container: c, warnings: [] };
     };
   });
 
@@ -235,6 +235,14 @@ describe('vxmesh containers against a fake daemon', () => {
     });
     const forced = await run(['rm', '-f', 'web', 'ghost']);
     expect(forced).toEqual({ stdout: 'web\n', stderr: 'Error: container ghost not found\n', code: 0 });
+  });
+
+  it('rm succeeds when the managers cannot remove an endpoint yet, with a WARNING line on stderr', async () => {
+    const warning =
+      'the endpoint of job on network app (10.0.1.7) could not be released now: no quorum; ' +
+      'this node releases it (its address and DNS name) once a manager is reachable';
+    daemon.local.removeContainer = ({ ref }) => ({ container: lookup(ref), warnings: [warning] });
+    expect(await run(['rm', 'job'])).toEqual({ stdout: 'job\n', stderr: `WARNING: ${warning}\n`, code: 0 });
   });
 
   it('start prints the ref; a daemon that is no swarm member says so in one line', async () => {

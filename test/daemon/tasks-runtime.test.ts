@@ -121,6 +121,10 @@ describe('task containers (real namespaces and processes)', () => {
         detached.push(endpointId);
         return Promise.resolve();
       },
+      releaseEndpoint: ({ endpointId }) => {
+        detached.push(endpointId);
+        return Promise.resolve({ state: 'released' });
+      },
       staleEndpoints: () => [],
       reconcile: () => Promise.resolve(),
       egressSubnet: () => '172.30.0.0/16',

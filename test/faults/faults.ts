@@ -289,6 +289,8 @@ export class FaultDriver {
         case 'partition': {
           victim = WORKERS[Math.floor(this.#random() * WORKERS.length)] ?? 3;
           const v = victim;
+          // A container to remove while the node cannot reach the managers (below).
+          await this.#w.runContainer(v, BASE_NETWORK);
           workload = startWorkload();
           t0 = Date.now();
           probe = this.#probe(v);
@@ -302,7 +304,15 @@ export class FaultDriver {
           // Longer than the heartbeat timeout: the managers mark the node Down meanwhile.
           await sleep(3 * this.#c.heartbeatMs + 2000);
           notes.push(`partitioned host${v} from the managers; ${await this.#dataplaneCheck()}`);
-          await sleep(2000);
+          // rm succeeds; the endpoint becomes a pending detach, released after the heal (the end
+          // check fails while the endpoint of an acknowledged removal is still in the store).
+          const removal = await this.#w.removeContainerOn(v);
+          notes.push(
+            removal === undefined
+              ? 'no container to remove during the partition'
+              : `rm during the partition: ${removal.ok ? (removal.warning === '' ? 'acked' : 'acked with a pending detach') : `failed (${removal.detail})`}`,
+          );
+          await sleep(Math.max(0, 3 * this.#c.heartbeatMs + 4000 - (Date.now() - t0)));
           healedAt = Date.now();
           await this.#c.hosts.exec(v, 'nft', ['delete', 'table', 'inet', 'vxt_partition']);
           break;

@@ -27,6 +27,8 @@ export interface OpRecord {
   readonly ok: boolean;
   /** stdout when ok, the error line otherwise. */
   readonly detail: string;
+  /** The first `WARNING:` line on stderr of an acknowledged operation ('' if none), e.g. rm's pending detach. */
+  readonly warning: string;
 }
 
 export interface ContainerRecord {
@@ -83,6 +85,7 @@ export class Workload {
       via,
       ok: res.code === 0,
       detail: res.code === 0 ? res.stdout.trim() : (res.stderr.trim().split('\n')[0] ?? ''),
+      warning: res.code === 0 ? (res.stderr.split('\n').find((l) => l.startsWith('WARNING:')) ?? '') : '',
     };
     this.ops.push(record);
     return record;
@@ -164,6 +167,20 @@ export class Workload {
     }
     const r = await this.#run('rm', c.host, ['rm', '-f', c.name]);
     c.state = r.ok ? 'removed' : 'uncertain';
+  }
+
+  /**
+   * Removes the newest running, unpinned container on `host` (none: nothing happens); no random
+   * draw, so the seed's other choices stay as they were. @returns the rm's record, if it ran.
+   */
+  async removeContainerOn(host: number): Promise<OpRecord | undefined> {
+    const c = [...this.containers.values()].filter((x) => x.state === 'running' && !x.pinned && x.host === host).at(-1);
+    if (!c) {
+      return undefined;
+    }
+    const r = await this.#run('rm', c.host, ['rm', '-f', c.name]);
+    c.state = r.ok ? 'removed' : 'uncertain';
+    return r;
   }
 
   async scaleService(): Promise<void> {

@@ -26,8 +26,16 @@ export interface LoopbackDaemon {
   /** "127.0.0.1:port" this daemon's cluster API would listen on. */
   readonly addr: string;
   identity(): Promise<TlsIdentity>;
-  /** Stops the daemon (keeping its data) and starts it again. */
-  restart(clock?: Clock): Promise<LoopbackDaemon>;
+  /** Stops the daemon (keeping its data) and starts it again; `options` replace the first start's. */
+  restart(clock?: Clock, options?: LoopbackDaemonOptions): Promise<LoopbackDaemon>;
+  /** Stops the daemon and keeps its data (a manager that is down); `restart` brings it back. */
+  stop(): Promise<void>;
+}
+
+/** Daemon options a test may change. */
+export interface LoopbackDaemonOptions {
+  /** DaemonOptions.orphanGraceMs: how long an endpoint with no local owner waits before release. */
+  readonly orphanGraceMs?: number;
 }
 
 /**
@@ -39,7 +47,7 @@ export class LoopbackCluster implements AsyncDisposable {
   /** The run's namespace prefix, claimed with a marker so a concurrent run's sweeper leaves it alone. */
   #run: Promise<{ readonly prefix: string; release(): Promise<void> }> | undefined;
 
-  async start(name: string, clock: Clock = systemClock, dir?: string): Promise<LoopbackDaemon> {
+  async start(name: string, clock: Clock = systemClock, dir?: string, options: LoopbackDaemonOptions = {}): Promise<LoopbackDaemon> {
     this.#run ??= claimTestPrefix();
     const { prefix } = await this.#run;
     const root = dir ?? (await mkdtemp(join(tmpdir(), `vxmeshd-${name}-`)));
@@ -54,6 +62,7 @@ export class LoopbackCluster implements AsyncDisposable {
       // Under the test sweeper's prefix, so a crashed run's container namespaces get removed.
       namespacePrefix: `${prefix}${name}-`,
       driver,
+      ...(options.orphanGraceMs === undefined ? {} : { orphanGraceMs: options.orphanGraceMs }),
     });
     const local = new LocalControlClient(`unix://${socketPath}`, credentials.createInsecure());
     const cluster = new ClusterControlClient(`unix://${socketPath}`, credentials.createInsecure());
@@ -84,10 +93,11 @@ export class LoopbackCluster implements AsyncDisposable {
       addr: `127.0.0.1:${port}`,
       identity: async () =>
         JSON.parse(await readFile(join(dataRoot, 'certificates/node-identity.json'), 'utf8')) as TlsIdentity,
-      restart: async (nextClock = clock) => {
+      restart: async (nextClock = clock, nextOptions = options) => {
         await stop(false);
-        return this.start(name, nextClock, root);
+        return this.start(name, nextClock, root, nextOptions);
       },
+      stop: () => stop(false),
     };
   }
 

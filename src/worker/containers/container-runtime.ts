@@ -15,6 +15,7 @@ import type { Network } from '../../gen/vxmesh/v1/network.js';
 import type { AttachNetworkRequest, AttachNetworkResponse } from '../../gen/vxmesh/v1/resource.js';
 import type { Task } from '../../gen/vxmesh/v1/task.js';
 import { taskContainerName, taskContainerNetworks } from '../tasks/task-container-spec.js';
+import type { ReleaseEndpoint } from '../detach/index.js';
 import { ContainerRecords } from './container-records.js';
 import { deleteNamespace, ensureNamespace, writeNamespaceEtc } from './network-namespaces.js';
 
@@ -37,7 +38,13 @@ export interface ContainerRuntimeDeps {
   readonly namespacePrefix: string;
   readonly clock: Clock;
   readonly attach: (req: AttachNetworkRequest) => Promise<AttachNetworkResponse>;
+  /** The managers' DetachNetwork, where the caller must see a failure (disconnect). */
   readonly detach: (endpointId: string) => Promise<void>;
+  /**
+   * Gives an endpoint back for good when its container no longer uses it (rm, exit, a failed
+   * run): kept as a pending detach and retried when the managers cannot remove it now.
+   */
+  readonly releaseEndpoint: ReleaseEndpoint;
   /** Endpoints the managers hold on this node for a container name on a network (for disconnect -f). */
   readonly staleEndpoints: (network: string, ownerName: string) => string[];
   /** Brings the kernel in line with the containers now; resolves when done. */
@@ -58,6 +65,22 @@ export interface ContainerDnsHooks {
   prepare(container: Container): Promise<void>;
   /** Closes the container's resolver; never throws. */
   release(containerId: string): Promise<void>;
+}
+
+/** An endpoint the managers could not remove when its container gave it up; released later. */
+export interface DeferredRelease {
+  readonly endpointId: string;
+  readonly networkName: string;
+  readonly ipv4Address: string;
+  /** Why the managers could not remove it now. */
+  readonly reason: string;
+}
+
+/** What `remove` did: the container as it was, and the endpoints left to release later. */
+export interface RemovedContainer {
+  readonly container: Container;
+  /** Empty when the managers removed every endpoint. */
+  readonly deferred: readonly DeferredRelease[];
 }
 
 /** A local endpoint as the dataplane needs it. */
@@ -84,6 +107,12 @@ export class ContainerRuntime {
   /** Networks seen in attach answers, so the overlay can be built before the dispatcher's push. */
   readonly networks = new Map<string, Network>();
   #pollTimer: NodeJS.Timeout | undefined;
+  /**
+   * Endpoints the managers could not remove when a container's process ended, kept until the
+   * container is started or removed: `rm -f` of a running container gives its endpoints back
+   * through the exit, and must still warn about them.
+   */
+  readonly #deferredAtExit = new Map<string, readonly DeferredRelease[]>();
   /** Told about every container whose process ended (see onContainerExit). */
   readonly #exitListeners = new Set<(container: Container) => void>();
   /**
@@ -292,7 +321,7 @@ export class ContainerRuntime {
     } catch (err) {
       await resolverReady?.catch(() => undefined);
       await this.#deps.dns?.release(id);
-      await this.#detachAll(container).catch(() => undefined);
+      await this.#detachAll(container).catch((e: unknown) => log.warn({ err: e, id }, 'could not give back the endpoints of a failed run'));
       await deleteNamespace(namespace).catch(() => undefined);
       throw err;
     }
@@ -379,18 +408,33 @@ export class ContainerRuntime {
 
   /**
    * Gives the container's endpoints back and forgets them locally, so the dataplane drops their
-   * interfaces. A task's endpoints belong to the managers (freed when the task ends): only the
-   * local attachment is dropped.
+   * interfaces. One the managers cannot remove now is kept as a pending detach (released later,
+   * see src/worker/detach) and listed in `deferred`. A task's endpoints belong to the managers
+   * (freed when the task ends): only the local attachment is dropped.
+   * @throws when a pending detach cannot be recorded: the caller keeps the container's record,
+   *   which still names every endpoint not given back.
    */
-  async #detachAll(container: Container): Promise<Container> {
+  async #detachAll(container: Container): Promise<{ container: Container; deferred: DeferredRelease[] }> {
     const networks: ContainerNetwork[] = [];
+    const deferred: DeferredRelease[] = [];
     for (const n of container.networks) {
       if (n.endpointId && !container.taskId) {
-        await this.#deps.detach(n.endpointId);
+        const outcome = await this.#deps.releaseEndpoint({
+          endpointId: n.endpointId,
+          networkId: n.networkId,
+          networkName: n.networkName,
+          ownerId: container.id,
+          ownerName: container.name,
+          ipv4Address: n.ipv4Address,
+          origin: 'container',
+        });
+        if (outcome.state === 'deferred') {
+          deferred.push({ endpointId: n.endpointId, networkName: n.networkName || n.networkId, ipv4Address: n.ipv4Address, reason: outcome.reason });
+        }
       }
       networks.push({ ...n, endpointId: '', ipv4Address: '', ipv6Address: '', macAddress: '' });
     }
-    return { ...container, networks };
+    return { container: { ...container, networks }, deferred };
   }
 
   #get(id: string): Container {
@@ -460,10 +504,18 @@ export class ContainerRuntime {
     if (!c) {
       return;
     }
-    const detached = await this.#detachAll(c).catch((err: unknown) => {
-      log.warn({ err, id }, 'could not detach the endpoints of an exited container');
-      return c;
-    });
+    const detached = await this.#detachAll(c).then(
+      (done) => {
+        if (done.deferred.length > 0) {
+          this.#deferredAtExit.set(id, done.deferred);
+        }
+        return done.container;
+      },
+      (err: unknown) => {
+        log.warn({ err, id }, 'could not detach the endpoints of an exited container');
+        return c;
+      },
+    );
     await this.#update(id, () => ({
       ...detached,
       state: ContainerState.CONTAINER_STATE_EXITED,
@@ -491,6 +543,7 @@ export class ContainerRuntime {
       return c;
     }
     refuseTaskContainer(c, 'start');
+    this.#deferredAtExit.delete(c.id);
     await ensureNamespace(c.namespace);
     let attached: Container = { ...c, networks: [] };
     try {
@@ -506,7 +559,7 @@ export class ContainerRuntime {
       }
       await this.#deps.dns?.prepare(attached);
     } catch (err) {
-      await this.#detachAll(attached).catch(() => undefined);
+      await this.#detachAll(attached).catch((e: unknown) => log.warn({ err: e, id: c.id }, 'could not give back the endpoints of a failed start'));
       throw err;
     }
     await this.#update(c.id, () => attached);
@@ -539,7 +592,12 @@ export class ContainerRuntime {
     return this.#containers.get(c.id) ?? c;
   }
 
-  async remove(ref: string, force: boolean): Promise<Container> {
+  /**
+   * Removes the container: its process (with `force`), endpoints, resolver, namespace and record.
+   * Endpoints the managers cannot remove now do not fail it (as docker's rm): they are kept as
+   * pending detaches, on disk before this resolves, and listed in `deferred`.
+   */
+  async remove(ref: string, force: boolean): Promise<RemovedContainer> {
     const c = this.resolve(ref);
     if (c.state === ContainerState.CONTAINER_STATE_RUNNING) {
       if (!force) {
@@ -550,21 +608,29 @@ export class ContainerRuntime {
       }
       await this.stop(c.id, 0);
     }
-    await this.#removeRecord(c.id);
-    return c;
+    // Only what this removal's own stop deferred: an earlier exit's endpoints were reported (logged) then.
+    const atExit = c.state === ContainerState.CONTAINER_STATE_RUNNING ? (this.#deferredAtExit.get(c.id) ?? []) : [];
+    this.#deferredAtExit.delete(c.id);
+    const deferred = await this.#removeRecord(c.id);
+    return { container: c, deferred: [...atExit, ...deferred] };
   }
 
-  async #removeRecord(id: string): Promise<void> {
+  /** @returns the endpoints left to release later. */
+  async #removeRecord(id: string): Promise<DeferredRelease[]> {
     const c = this.#containers.get(id);
     if (!c) {
-      return;
+      return [];
     }
-    await this.#detachAll(c).catch((err: unknown) => log.warn({ err, id }, 'could not detach on remove'));
+    // Throws only when a pending detach cannot be written: the record then stays, naming the
+    // endpoints, and rm fails rather than forget them.
+    const { deferred } = await this.#detachAll(c);
     this.#containers.delete(id);
+    this.#deferredAtExit.delete(id);
     await this.#records.remove(id);
     await this.#deps.reconcile();
     await this.#deps.dns?.release(id);
     await deleteNamespace(c.namespace);
+    return deferred;
   }
 
   async connect(ref: string, request: ContainerNetworkRequest): Promise<Container> {
@@ -575,7 +641,11 @@ export class ContainerRuntime {
     }
     const network = await this.#attach(c, request);
     if (c.networks.some((n) => n.networkId === network.networkId)) {
-      await this.#deps.detach(network.endpointId);
+      // The managers answer a repeated attach of the same owner with its existing endpoint: only
+      // a new one is given back, never the one the container uses.
+      if (!c.networks.some((n) => n.endpointId === network.endpointId)) {
+        await this.#deps.detach(network.endpointId);
+      }
       throw new VxmeshError('ALREADY_EXISTS', `endpoint with name ${c.name} already exists in network ${network.networkName}`);
     }
     const next = await this.#update(c.id, (x) => {

@@ -8,6 +8,7 @@ import { NamespaceAttachment } from '../../gen/vxmesh/v1/control.js';
 import type { Network } from '../../gen/vxmesh/v1/network.js';
 import type { AttachNetworkRequest, AttachNetworkResponse } from '../../gen/vxmesh/v1/resource.js';
 import type { LocalAttachment } from '../containers/container-runtime.js';
+import type { EndpointRelease, ReleaseEndpoint } from '../detach/index.js';
 import type { ResolverContainer } from '../dns/index.js';
 import { boundNamespacePrefix, namespaceGroupId } from './attachment-id.js';
 import { AttachmentRecords } from './attachment-records.js';
@@ -27,8 +28,11 @@ export interface ExternalEndpointsDeps {
   readonly driver: ExternalNamespaceDriver;
   /** The managers' AttachNetwork (ResourceClient.attach). */
   readonly attach: (req: AttachNetworkRequest) => Promise<AttachNetworkResponse>;
-  /** The managers' DetachNetwork; a missing endpoint is not an error. */
-  readonly detach: (endpointId: string) => Promise<void>;
+  /**
+   * Gives an endpoint back for good (src/worker/detach): at once, or kept as a pending detach
+   * retried until the managers remove it, so a release succeeds while they are unreachable.
+   */
+  readonly releaseEndpoint: ReleaseEndpoint;
   /**
    * IDs of endpoints the managers hold on this node for `ownerId` (from the assignments), so a
    * detach also frees an endpoint whose local record a crash lost.
@@ -102,6 +106,20 @@ function canonicalCidr(cidr: string): string {
 
 function addressesOf(r: NamespaceAttachment): string[] {
   return [r.ipv4Address, r.ipv6Address].filter((a) => a !== '').map(canonicalCidr);
+}
+
+/** What a pending detach records of an attachment's endpoint (only the ID for one without a local record). */
+function releaseOf(id: string, endpointId: string, record: NamespaceAttachment | undefined): EndpointRelease {
+  const mine = record?.endpointId === endpointId ? record : undefined;
+  return {
+    endpointId,
+    networkId: mine?.networkId ?? '',
+    networkName: mine?.networkName ?? '',
+    ownerId: id,
+    ownerName: record?.ownerName ?? '',
+    ipv4Address: mine?.ipv4Address ?? '',
+    origin: 'attachment',
+  };
 }
 
 function unplugged(r: NamespaceAttachment): NamespaceAttachment {
@@ -295,7 +313,15 @@ export class ExternalEndpoints implements AsyncDisposable {
       await this.#records.save(record);
     } catch (err) {
       await this.#deps
-        .detach(endpoint.id)
+        .releaseEndpoint({
+          endpointId: endpoint.id,
+          networkId: endpoint.networkId,
+          networkName: res.networkName,
+          ownerId: req.id,
+          ownerName: req.ownerName,
+          ipv4Address: endpoint.ipv4Address,
+          origin: 'attachment',
+        })
         .catch((e: unknown) => log.warn({ err: e }, 'could not give an endpoint back'));
       throw err;
     }
@@ -481,13 +507,19 @@ export class ExternalEndpoints implements AsyncDisposable {
       await this.#records.remove(id);
       endpoints.add(record.endpointId);
     }
+    // Kept as pending detaches when the managers cannot remove them now (no quorum, partition):
+    // the runtime's DEL succeeds, and this node releases them once the managers answer.
+    const deferred: string[] = [];
     for (const endpointId of endpoints) {
       if (endpointId) {
-        await this.#deps.detach(endpointId);
+        const outcome = await this.#deps.releaseEndpoint(releaseOf(id, endpointId, record));
+        if (outcome.state === 'deferred') {
+          deferred.push(endpointId);
+        }
       }
     }
     if (record || endpoints.size > 0) {
-      log.info({ id, endpoints: [...endpoints] }, 'external endpoint released');
+      log.info({ id, endpoints: [...endpoints], deferred }, 'external endpoint released');
     }
     return record !== undefined || endpoints.size > 0;
   }

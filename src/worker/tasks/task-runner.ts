@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { isRetryable } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
 import type { Clock } from '../../common/clock.js';
@@ -37,7 +38,8 @@ export interface TaskContainerRuntime {
   runTask(task: Task, networks: ReadonlyMap<string, Network>): Promise<Container>;
   /** SIGTERM, SIGKILL after the timeout; resolves once the exit is recorded. A stopped one: no-op. */
   stop(ref: string, timeoutSeconds?: number): Promise<Container>;
-  remove(ref: string, force: boolean): Promise<Container>;
+  /** Removes it (a running one with `force`); resolves once it is gone. What it resolves to is not read. */
+  remove(ref: string, force: boolean): Promise<unknown>;
   /** Calls the listener whenever a container's process ended; returns the unsubscribe function. */
   onContainerExit(listener: (container: Container) => void): () => void;
 }
@@ -109,6 +111,8 @@ export class TaskRunner implements AsyncDisposable {
 
   constructor(opts: TaskRunnerOptions) {
     this.#opts = opts;
+    // Every task's grace sleep and stop listens on this signal: not a leak.
+    setMaxListeners(0, this.#abort.signal);
     this.#reporter = new TaskStatusReporter({
       send: (updates) => opts.agent.reportTaskStatus(updates),
       clock: opts.clock,

@@ -371,7 +371,7 @@ export class FakeDaemonApi implements DaemonApi {
     });
   }
 
-  removeContainer(ref: string, force: boolean): Promise<Container> {
+  removeContainer(ref: string, force: boolean): Promise<{ container: Container; warnings: string[] }> {
     this.calls.push(`removeContainer ${ref} force=${force}`);
     return settle(() => {
       const c = this.resolveContainer(ref);
@@ -382,7 +382,7 @@ export class FakeDaemonApi implements DaemonApi {
         );
       }
       this.containers = this.containers.filter((x) => x.id !== c.id);
-      return c;
+      return { container: c, warnings: [] };
     });
   }
 

@@ -132,9 +132,9 @@ describe('Docker plugin API (in process, fake cluster and namespaces)', () => {
       clock: new ManualClock(),
       driver: backend.driver,
       attach: (req) => Promise.resolve(backend.attach(req.ownerId, req.ownerName, req.network, req.ipv4Address)),
-      detach: (id) => {
-        backend.endpoints.delete(id);
-        return Promise.resolve();
+      releaseEndpoint: ({ endpointId }) => {
+        backend.endpoints.delete(endpointId);
+        return Promise.resolve({ state: 'released' });
       },
       endpointsOwnedBy: () => [],
       reconcile: () => {

@@ -105,7 +105,10 @@ describe('ExternalEndpoints (fake namespaces, managers and dataplane)', () => {
       clock: new ManualClock(1_000),
       driver,
       attach: (req) => managers.attach(req),
-      detach: (id) => managers.detach(id),
+      releaseEndpoint: async ({ endpointId }) => {
+        await managers.detach(endpointId);
+        return { state: 'released' };
+      },
       endpointsOwnedBy: (ownerId) =>
         [...managers.endpoints.values()].filter((e) => e.ownerId === ownerId).map((e) => e.id),
       reconcile,

@@ -117,6 +117,30 @@ export interface ContainerNetwork {
   ifName: string;
 }
 
+/**
+ * An endpoint this node no longer uses (its container was removed, its attachment released)
+ * whose removal the managers have not confirmed (no quorum, partition, no manager answering). Kept
+ * under <data-root>/pending-detaches/ and retried until they do, so the endpoint, its address and
+ * its DNS name never outlive their owner.
+ */
+export interface PendingDetach {
+  endpointId: string;
+  networkId: string;
+  networkName: string;
+  /** The container or attachment the endpoint belonged to. */
+  ownerId: string;
+  ownerName: string;
+  /** With prefix length; for logs and warnings. */
+  ipv4Address: string;
+  /**
+   * Who gave it up: "container", "attachment", or "orphan" (found in the assignments with no
+   * local owner).
+   */
+  origin: string;
+  /** Unix time in milliseconds when the first attempt failed. */
+  since: bigint;
+}
+
 function createBaseContainer(): Container {
   return {
     id: '',
@@ -852,6 +876,223 @@ export const ContainerNetwork: MessageFns<ContainerNetwork> = {
     message.macAddress = object.macAddress ?? '';
     message.gateway = object.gateway ?? '';
     message.ifName = object.ifName ?? '';
+    return message;
+  },
+};
+
+function createBasePendingDetach(): PendingDetach {
+  return {
+    endpointId: '',
+    networkId: '',
+    networkName: '',
+    ownerId: '',
+    ownerName: '',
+    ipv4Address: '',
+    origin: '',
+    since: 0n,
+  };
+}
+
+export const PendingDetach: MessageFns<PendingDetach> = {
+  encode(message: PendingDetach, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.endpointId !== '') {
+      writer.uint32(10).string(message.endpointId);
+    }
+    if (message.networkId !== '') {
+      writer.uint32(18).string(message.networkId);
+    }
+    if (message.networkName !== '') {
+      writer.uint32(26).string(message.networkName);
+    }
+    if (message.ownerId !== '') {
+      writer.uint32(34).string(message.ownerId);
+    }
+    if (message.ownerName !== '') {
+      writer.uint32(42).string(message.ownerName);
+    }
+    if (message.ipv4Address !== '') {
+      writer.uint32(50).string(message.ipv4Address);
+    }
+    if (message.origin !== '') {
+      writer.uint32(58).string(message.origin);
+    }
+    if (message.since !== 0n) {
+      if (BigInt.asIntN(64, message.since) !== message.since) {
+        throw new globalThis.Error('value provided for field message.since of type int64 too large');
+      }
+      writer.uint32(64).int64(message.since);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PendingDetach {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error('protobuf decode recursion limit exceeded');
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePendingDetach();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.endpointId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.networkId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.networkName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.ownerId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.ownerName = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.ipv4Address = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.origin = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.since = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PendingDetach {
+    return {
+      endpointId: isSet(object.endpointId)
+        ? globalThis.String(object.endpointId)
+        : isSet(object.endpoint_id)
+          ? globalThis.String(object.endpoint_id)
+          : '',
+      networkId: isSet(object.networkId)
+        ? globalThis.String(object.networkId)
+        : isSet(object.network_id)
+          ? globalThis.String(object.network_id)
+          : '',
+      networkName: isSet(object.networkName)
+        ? globalThis.String(object.networkName)
+        : isSet(object.network_name)
+          ? globalThis.String(object.network_name)
+          : '',
+      ownerId: isSet(object.ownerId)
+        ? globalThis.String(object.ownerId)
+        : isSet(object.owner_id)
+          ? globalThis.String(object.owner_id)
+          : '',
+      ownerName: isSet(object.ownerName)
+        ? globalThis.String(object.ownerName)
+        : isSet(object.owner_name)
+          ? globalThis.String(object.owner_name)
+          : '',
+      ipv4Address: isSet(object.ipv4Address)
+        ? globalThis.String(object.ipv4Address)
+        : isSet(object.ipv4_address)
+          ? globalThis.String(object.ipv4_address)
+          : '',
+      origin: isSet(object.origin) ? globalThis.String(object.origin) : '',
+      since: isSet(object.since) ? BigInt(object.since) : 0n,
+    };
+  },
+
+  toJSON(message: PendingDetach): unknown {
+    const obj: any = {};
+    if (message.endpointId !== '') {
+      obj.endpointId = message.endpointId;
+    }
+    if (message.networkId !== '') {
+      obj.networkId = message.networkId;
+    }
+    if (message.networkName !== '') {
+      obj.networkName = message.networkName;
+    }
+    if (message.ownerId !== '') {
+      obj.ownerId = message.ownerId;
+    }
+    if (message.ownerName !== '') {
+      obj.ownerName = message.ownerName;
+    }
+    if (message.ipv4Address !== '') {
+      obj.ipv4Address = message.ipv4Address;
+    }
+    if (message.origin !== '') {
+      obj.origin = message.origin;
+    }
+    if (message.since !== 0n) {
+      obj.since = message.since.toString();
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<PendingDetach>): PendingDetach {
+    return PendingDetach.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<PendingDetach>): PendingDetach {
+    const message = createBasePendingDetach();
+    message.endpointId = object.endpointId ?? '';
+    message.networkId = object.networkId ?? '';
+    message.networkName = object.networkName ?? '';
+    message.ownerId = object.ownerId ?? '';
+    message.ownerName = object.ownerName ?? '';
+    message.ipv4Address = object.ipv4Address ?? '';
+    message.origin = object.origin ?? '';
+    message.since = object.since !== undefined && object.since !== null ? BigInt(object.since) : 0n;
     return message;
   },
 };

@@ -426,6 +426,11 @@ export interface StopContainerResponse {
 
 export interface RemoveContainerResponse {
   container: Container | undefined;
+  /**
+   * What the user should know although the removal succeeded: endpoints the managers could not
+   * remove yet, which this node keeps releasing until they do.
+   */
+  warnings: string[];
 }
 
 export interface StopContainerRequest {
@@ -6640,13 +6645,16 @@ export const StopContainerResponse: MessageFns<StopContainerResponse> = {
 };
 
 function createBaseRemoveContainerResponse(): RemoveContainerResponse {
-  return { container: undefined };
+  return { container: undefined, warnings: [] };
 }
 
 export const RemoveContainerResponse: MessageFns<RemoveContainerResponse> = {
   encode(message: RemoveContainerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.container !== undefined) {
       Container.encode(message.container, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.warnings) {
+      writer.uint32(18).string(v!);
     }
     return writer;
   },
@@ -6672,6 +6680,14 @@ export const RemoveContainerResponse: MessageFns<RemoveContainerResponse> = {
             message.container = Container.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6685,13 +6701,19 @@ export const RemoveContainerResponse: MessageFns<RemoveContainerResponse> = {
   },
 
   fromJSON(object: any): RemoveContainerResponse {
-    return { container: isSet(object.container) ? Container.fromJSON(object.container) : undefined };
+    return {
+      container: isSet(object.container) ? Container.fromJSON(object.container) : undefined,
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
+    };
   },
 
   toJSON(message: RemoveContainerResponse): unknown {
     const obj: any = {};
     if (message.container !== undefined) {
       obj.container = Container.toJSON(message.container);
+    }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
     }
     return obj;
   },
@@ -6703,6 +6725,7 @@ export const RemoveContainerResponse: MessageFns<RemoveContainerResponse> = {
     const message = createBaseRemoveContainerResponse();
     message.container =
       object.container !== undefined && object.container !== null ? Container.fromPartial(object.container) : undefined;
+    message.warnings = object.warnings?.map((e) => e) || [];
     return message;
   },
 };

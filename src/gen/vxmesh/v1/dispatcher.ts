@@ -191,6 +191,8 @@ export interface AgentStatus {
   overlayMtus: { [key: string]: number };
   /** Encrypted overlays on this node: whether the kernel can enforce them, and each tunnel's SAs. */
   encryption?: EncryptionStatus | undefined;
+  /** Endpoints this node gave up whose removal the managers have not confirmed yet (retried). */
+  pendingDetaches?: number | undefined;
 }
 
 export interface AgentStatus_OverlayMtusEntry {
@@ -1322,6 +1324,7 @@ function createBaseAgentStatus(): AgentStatus {
     resolver: undefined,
     overlayMtus: {},
     encryption: undefined,
+    pendingDetaches: undefined,
   };
 }
 
@@ -1344,6 +1347,9 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     });
     if (message.encryption !== undefined) {
       EncryptionStatus.encode(message.encryption, writer.uint32(50).fork()).join();
+    }
+    if (message.pendingDetaches !== undefined) {
+      writer.uint32(56).uint32(message.pendingDetaches);
     }
     return writer;
   },
@@ -1412,6 +1418,14 @@ export const AgentStatus: MessageFns<AgentStatus> = {
             message.encryption = EncryptionStatus.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.pendingDetaches = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1470,6 +1484,11 @@ export const AgentStatus: MessageFns<AgentStatus> = {
             )
           : {},
       encryption: isSet(object.encryption) ? EncryptionStatus.fromJSON(object.encryption) : undefined,
+      pendingDetaches: isSet(object.pendingDetaches)
+        ? globalThis.Number(object.pendingDetaches)
+        : isSet(object.pending_detaches)
+          ? globalThis.Number(object.pending_detaches)
+          : undefined,
     };
   },
 
@@ -1499,6 +1518,9 @@ export const AgentStatus: MessageFns<AgentStatus> = {
     if (message.encryption !== undefined) {
       obj.encryption = EncryptionStatus.toJSON(message.encryption);
     }
+    if (message.pendingDetaches !== undefined) {
+      obj.pendingDetaches = Math.round(message.pendingDetaches);
+    }
     return obj;
   },
 
@@ -1527,6 +1549,7 @@ export const AgentStatus: MessageFns<AgentStatus> = {
       object.encryption !== undefined && object.encryption !== null
         ? EncryptionStatus.fromPartial(object.encryption)
         : undefined;
+    message.pendingDetaches = object.pendingDetaches ?? undefined;
     return message;
   },
 };
