@@ -8,6 +8,7 @@ import { access, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { callUnary } from '../../src/common/rpc/call-unary.js';
+import { CreateNetworkRequest } from '../../src/gen/vxmesh/v1/control.js';
 import type { RunContainerRequest } from '../../src/gen/vxmesh/v1/control.js';
 import { deleteNamespace } from '../../src/worker/containers/network-namespaces.js';
 import { LoopbackCluster, waitUntil } from '../support/loopback-daemons.js';
@@ -36,22 +37,7 @@ const create = async (d: LoopbackDaemon, name: string, network: string, start = 
 const createNetwork = (m: LoopbackDaemon, name: string, subnet: string) =>
   callUnary(
     m.cluster.createNetwork.bind(m.cluster),
-    {
-      name,
-      driver: 'overlay',
-      subnets: [subnet],
-      gateways: [],
-      ipRanges: [],
-      auxAddresses: {},
-      enableIpv6: false,
-      internal: false,
-      attachable: true,
-      ingress: false,
-      labels: {},
-      options: {},
-      ipamDriver: '',
-      ipamOptions: {},
-    },
+    CreateNetworkRequest.fromPartial({ name, driver: 'overlay', subnets: [subnet], attachable: true }),
     'network create',
   );
 
