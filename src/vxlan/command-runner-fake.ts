@@ -594,8 +594,19 @@ export class FakeCommandRunner implements CommandRunner {
   #runSysctl(command: KernelCommand, ns: FakeNamespace): KernelCommandResult {
     const args = command.args.filter((a) => a !== '-q');
     if (args[0] === '-n' && args[1] !== undefined) {
-      const value = ns.sysctls.get(args[1]);
-      return value === undefined ? fail(`sysctl: cannot stat /proc/sys/${args[1].replaceAll('.', '/')}`) : ok(`${value}\n`);
+      // `-e`: a key that does not exist prints nothing instead of failing the command.
+      const ignoreUnknown = args[1] === '-e';
+      const keys = args.slice(ignoreUnknown ? 2 : 1);
+      let out = '';
+      for (const key of keys) {
+        const value = ns.sysctls.get(key);
+        if (value !== undefined) {
+          out += `${value}\n`;
+        } else if (!ignoreUnknown) {
+          return fail(`sysctl: cannot stat /proc/sys/${key.replaceAll('.', '/')}`);
+        }
+      }
+      return ok(out);
     }
     if (args[0] === '-w') {
       for (const kv of args.slice(1)) {

@@ -11,7 +11,7 @@ import { overlayNamespacePrefix } from './dataplane-names.js';
 import { PlanBuilder } from './dataplane-plan.js';
 import type { DataplanePlan } from './dataplane-plan.js';
 import type { NodeDataplaneSpec } from './dataplane-spec.js';
-import { diffEgress } from './egress-diff.js';
+import { BRIDGE_NF_CALL_IPTABLES_SYSCTL, diffEgress } from './egress-diff.js';
 import { canonicalIp } from './ip-text.js';
 import type { ObservedDataplane } from './kernel-state.js';
 import { interfaceKey, vethPeerOf } from './link-deletion.js';
@@ -125,10 +125,18 @@ export function diffDataplane(spec: NodeDataplaneSpec, observed: ObservedDatapla
     }
   }
 
+  // With br_netfilter on, a hairpin connection DNATed to the ingress sandbox is bridged straight
+  // from the client's isolated port to the sandbox's (lb/README.md, "Hairpin"), so that one port
+  // must not be isolated. Without it the port stays isolated: traffic to the sandbox is routed
+  // through this namespace, and an open port would let containers use the sandbox as a router
+  // into the ingress network, unfiltered at layer 2.
+  const sandbox = spec.loadBalancing?.ingressSandbox?.namespace;
+  const bridgedDnat = observed.daemon.sysctls.get(BRIDGE_NF_CALL_IPTABLES_SYSCTL) === '1';
   const egress = diffEgress(spec.egress, observed.daemon, {
     namespacePrefix: spec.namespacePrefix,
     namespaces: observed.namespaces,
     containers: observed.containers,
+    ...(sandbox !== undefined && bridgedDnat ? { unisolatedNamespaces: new Set([sandbox]) } : {}),
   });
   errors.push(...egress.errors);
 

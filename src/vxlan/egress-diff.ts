@@ -16,6 +16,14 @@ import type { InterfaceRef, LinkDeletion } from './link-deletion.js';
 import { append } from './lines.js';
 import { FORWARDING_SYSCTL } from './overlay-diff.js';
 
+/**
+ * Whether bridged IPv4 frames go through the IPv4 netfilter hooks (br_netfilter loaded and on).
+ * Then a DNAT on a packet from a bridge port to an address behind another port of the same
+ * bridge is short-cut at layer 2 from the one port to the other, so port isolation applies to it.
+ * Missing when br_netfilter is not loaded, which reads as off.
+ */
+export const BRIDGE_NF_CALL_IPTABLES_SYSCTL = 'net.bridge.bridge-nf-call-iptables';
+
 /** docker_gwbridge's MTU when the spec sets none. */
 export const DEFAULT_EGRESS_MTU = 1500;
 
@@ -36,6 +44,12 @@ export interface EgressDiffContext {
   readonly namespacePrefix: string;
   readonly namespaces: ReadonlySet<string>;
   readonly containers: ReadonlyMap<string, NamespaceState>;
+  /**
+   * Container namespaces whose bridge port is not isolated: the ingress sandbox (vxmesh's own,
+   * trusted) when br_netfilter is on, so that the short-cut of a hairpin DNAT from a container's
+   * isolated port can reach it (dataplane-diff.ts). Every other port is isolated.
+   */
+  readonly unisolatedNamespaces?: ReadonlySet<string>;
 }
 
 /**
@@ -90,6 +104,7 @@ export function diffEgress(egress: EgressSpec | undefined, daemon: NamespaceStat
         continue;
       }
       const link = daemon.links.get(gw);
+      const isolated = ctx.unisolatedNamespaces?.has(a.containerNamespace) !== true;
       const peer = container.links.get(a.ifName);
       const desired = {
         name: a.ifName,
@@ -105,8 +120,8 @@ export function diffEgress(egress: EgressSpec | undefined, daemon: NamespaceStat
         if (link.mtu !== mtu || link.master !== br || !link.up || link.alias !== alias || bridge === undefined) {
           ports.push(`link set dev ${gw} mtu ${mtu} master ${br} alias ${alias} up`);
         }
-        if (link.isolated !== true || bridge === undefined) {
-          ports.push(`link set dev ${gw} type bridge_slave isolated on`);
+        if (link.isolated !== isolated || bridge === undefined) {
+          ports.push(`link set dev ${gw} type bridge_slave isolated ${isolated ? 'on' : 'off'}`);
         }
         ifLines = diffOwnedInterface(desired, peer, container.routes);
       } else {
@@ -117,10 +132,12 @@ export function diffEgress(egress: EgressSpec | undefined, daemon: NamespaceStat
         ports.push(
           `link add name ${gw} mtu ${mtu} type veth peer name ${a.ifName} netns ${a.containerNamespace} mtu ${mtu}`,
           `link set dev ${gw} master ${br} alias ${alias} up`,
+        );
+        if (isolated) {
           // Isolated ports cannot talk to each other, only to the bridge itself (the gateway):
           // docker_gwbridge's enable_icc=false at layer 2. Routed attempts are dropped by nft.
-          `link set dev ${gw} type bridge_slave isolated on`,
-        );
+          ports.push(`link set dev ${gw} type bridge_slave isolated on`);
+        }
         ifLines = diffOwnedInterface(desired, undefined, []);
       }
       if (ifLines.length > 0) {

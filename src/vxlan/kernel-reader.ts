@@ -9,6 +9,7 @@ import { DAEMON_SCOPE, netnsScope } from './command-runner.js';
 import type { CommandRunner, CommandScope, KernelCommandResult } from './command-runner.js';
 import { NFT_TABLE, overlayNamespacePrefix } from './dataplane-names.js';
 import type { NodeDataplaneSpec } from './dataplane-spec.js';
+import { BRIDGE_NF_CALL_IPTABLES_SYSCTL } from './egress-diff.js';
 import { parseFdb, parseJsonSequence, parseLinks, parseNeighbours, parseNetnsList, parseNftTable, parseRoutes } from './kernel-json.js';
 import type { NamespaceState, NftTableState, ObservedDataplane } from './kernel-state.js';
 import type { LbTableCache } from './lb/lb-cache.js';
@@ -110,6 +111,38 @@ async function readSysctl(
     throw new KernelReadError(describe(result));
   }
   return new Map([[key, result.stdout.trim()]]);
+}
+
+/**
+ * The daemon namespace's forwarding sysctl and, with `bridgeNf`, br_netfilter's
+ * `bridge-nf-call-iptables`, in one process: `-e` leaves out a key that does not exist (br_netfilter
+ * not loaded) instead of failing. `net.ipv4.ip_forward` exists in every namespace, so the first
+ * line is always its value and a second line, when present, the bridge key's.
+ */
+async function readDaemonSysctls(
+  runner: CommandRunner,
+  bridgeNf: boolean,
+  signal: AbortSignal | undefined,
+): Promise<Map<string, string>> {
+  if (!bridgeNf) {
+    return readSysctl(runner, DAEMON_SCOPE, FORWARDING_SYSCTL, signal);
+  }
+  const result = await runner.run(
+    { tool: 'sysctl', scope: DAEMON_SCOPE, args: ['-n', '-e', FORWARDING_SYSCTL, BRIDGE_NF_CALL_IPTABLES_SYSCTL] },
+    signal === undefined ? {} : { signal },
+  );
+  if (result.exitCode !== 0) {
+    throw new KernelReadError(describe(result));
+  }
+  const [forwarding, bridge] = result.stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const out = new Map<string, string>();
+  if (forwarding !== undefined) {
+    out.set(FORWARDING_SYSCTL, forwarding);
+  }
+  if (bridge !== undefined) {
+    out.set(BRIDGE_NF_CALL_IPTABLES_SYSCTL, bridge);
+  }
+  return out;
 }
 
 async function readNft(
@@ -214,7 +247,7 @@ export async function readDataplane(
     daemonRead,
     spec.egress === undefined
       ? Promise.resolve(new Map<string, string>())
-      : readSysctl(runner, DAEMON_SCOPE, FORWARDING_SYSCTL, signal).catch((err: unknown) => {
+      : readDaemonSysctls(runner, spec.loadBalancing?.ingressSandbox !== undefined, signal).catch((err: unknown) => {
           errors.push(`daemon sysctl: ${err instanceof Error ? err.message : String(err)}`);
           return new Map<string, string>();
         }),

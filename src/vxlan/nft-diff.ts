@@ -5,6 +5,13 @@
  *   container's own UDP to some port 4789 elsewhere is forwarded untouched).
  * - Egress: masquerade of the egress subnet out of any other interface, and a drop of traffic
  *   routed from the egress bridge back into it (docker_gwbridge's enable_icc=false).
+ * - Hairpin: a container dialing a published port through this node's address is DNATed by the
+ *   publish table back into the egress bridge. That connection (`ct status dnat`: only this
+ *   namespace's NAT sets it, a container cannot) is accepted ahead of the drop and masqueraded to
+ *   the gateway address, so the answer comes back through this namespace, where conntrack gives
+ *   it the address the client dialed (docker's hairpin MASQUERADE on docker_gwbridge). With
+ *   br_netfilter both rules also see the frames the bridge short-cuts between its ports: the input
+ *   interface is then the bridge, and postrouting has none, hence `ip saddr` there, not `iifname`.
  *
  * Rules are recognised by their comment, which spells out everything the rule depends on; a chain
  * whose comments differ from the desired ones is flushed and refilled. Set elements are added and
@@ -93,14 +100,23 @@ export function desiredNftTable(inputs: NftInputs): DesiredNftTable {
         type: 'filter',
         hook: 'forward',
         priority: 0,
-        rules: [rule(`vxmesh icc-drop ${br}`, `iifname "${br}" oifname "${br}" drop`)],
+        rules: [
+          rule(`vxmesh hairpin-accept ${br}`, `iifname "${br}" oifname "${br}" ct status dnat accept`),
+          rule(`vxmesh icc-drop ${br}`, `iifname "${br}" oifname "${br}" drop`),
+        ],
       },
       {
         name: 'postrouting',
         type: 'nat',
         hook: 'postrouting',
         priority: 100,
-        rules: [rule(`vxmesh masquerade ${subnet} ${br}`, `ip saddr ${subnet} oifname != "${br}" masquerade`)],
+        rules: [
+          rule(`vxmesh masquerade ${subnet} ${br}`, `ip saddr ${subnet} oifname != "${br}" masquerade`),
+          rule(
+            `vxmesh hairpin-masquerade ${subnet} ${br}`,
+            `ip saddr ${subnet} oifname "${br}" ct status dnat masquerade`,
+          ),
+        ],
       },
     );
   }

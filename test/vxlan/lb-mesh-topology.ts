@@ -2,7 +2,8 @@
  * A routing-mesh topology on three test hosts, for lb-mesh.test.ts and bench/lb.ts:
  *
  *   host 0 (node 0): ingress sandbox, client container `cc` on the app network; no task
- *   host 1 (node 1): ingress sandbox, tasks t1..t3 (eth0 ingress, eth1 app, eth2 egress), HTTP on :80
+ *   host 1 (node 1): ingress sandbox, tasks t1..t3 (eth0 ingress, eth1 app, eth2 egress), HTTP on :80;
+ *                    with `hairpinClient`, a container `cc1` with only an egress attachment
  *   host 2: "internet" client on the underlay, nothing of vxmesh
  *
  * Service `web`: VIP 10.60.0.100 on the app network (port 80), ingress-published 8080 → 80 on every
@@ -36,6 +37,12 @@ export const TASKS = [
 ] as const;
 export const SANDBOX_INGRESS_IPS = ['10.255.0.2', '10.255.0.3'] as const;
 export const CC_APP_IP = '10.60.0.2';
+/** Egress addresses of the client containers: `cc` on node 0, `cc1` on node 1. */
+export const CC_EGRESS_IP = '172.18.0.2';
+export const CC1_EGRESS_IP = '172.18.0.20';
+/** The egress bridge and its gateway address, on both nodes. */
+export const EGRESS_BRIDGE = 'vxgw0';
+export const EGRESS_GATEWAY = '172.18.0.1';
 
 const INGRESS = { id: networkId('1e'), vni: 4096, third: 255, mtu: 1450 };
 const APP = { id: networkId('1a'), vni: 4200, third: 60, mtu: 1450 };
@@ -45,11 +52,19 @@ export interface MeshSpecOptions {
   readonly localTasks?: readonly string[];
 }
 
+/** What to build besides the fixed topology. */
+export interface MeshBuildOptions {
+  /** Adds container `cc1` on node 1, attached to the egress bridge only (hairpin tests). */
+  readonly hairpinClient?: boolean;
+}
+
 /** The topology once built: namespaces and specs. */
 export interface MeshTopology {
   readonly sandboxes: readonly [string, string];
   readonly taskNamespaces: readonly string[];
   readonly ccNamespace: string;
+  /** `cc1`'s namespace on node 1; undefined without `hairpinClient`. */
+  readonly cc1Namespace: string | undefined;
   /**
    * Specs of node 0 and node 1 with the given serving tasks (names); `localTasks`: the tasks node 1
    * lists as local backends of its ingress ports (default all; [] sends every connection through
@@ -61,7 +76,7 @@ export interface MeshTopology {
 }
 
 /** Builds namespaces and HTTP servers on `env` (at least 3 hosts), and converges both nodes. */
-export async function buildMeshTopology(env: DataplaneHosts): Promise<MeshTopology> {
+export async function buildMeshTopology(env: DataplaneHosts, build: MeshBuildOptions = {}): Promise<MeshTopology> {
   const nodes = [env.node(0), env.node(1)];
   const sandboxes: [string, string] = [ingressSandboxName(env.node(0).prefix), ingressSandboxName(env.node(1).prefix)];
   for (const ns of sandboxes) {
@@ -70,6 +85,7 @@ export async function buildMeshTopology(env: DataplaneHosts): Promise<MeshTopolo
     await runCommand('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
   }
   const ccNamespace = await env.addContainer('cc');
+  const cc1Namespace = build.hairpinClient === true ? await env.addContainer('cc1') : undefined;
   const taskNamespaces: string[] = [];
   for (const t of TASKS) {
     taskNamespaces.push(await env.addContainer(t.name));
@@ -116,8 +132,8 @@ export async function buildMeshTopology(env: DataplaneHosts): Promise<MeshTopolo
       mode: 'ingress' as const,
     };
     const egress = (attachments: EgressAttachmentSpec[]): EgressSpec => ({
-      bridge: 'vxgw0',
-      gatewayCidr: '172.18.0.1/16',
+      bridge: EGRESS_BRIDGE,
+      gatewayCidr: `${EGRESS_GATEWAY}/16`,
       attachments,
     });
     const sandboxEgress = (ns: string): EgressAttachmentSpec => ({
@@ -138,7 +154,7 @@ export async function buildMeshTopology(env: DataplaneHosts): Promise<MeshTopolo
           containerId: 'cc0000000000',
           containerNamespace: ccNamespace,
           ifName: 'eth1',
-          ipv4Cidr: '172.18.0.2/16',
+          ipv4Cidr: `${CC_EGRESS_IP}/16`,
           defaultRoute: true,
         },
       ]),
@@ -165,6 +181,17 @@ export async function buildMeshTopology(env: DataplaneHosts): Promise<MeshTopolo
           ipv4Cidr: `${t.egressIp}/16`,
           defaultRoute: true,
         })),
+        ...(cc1Namespace === undefined
+          ? []
+          : [
+              {
+                containerId: 'cc1000000000',
+                containerNamespace: cc1Namespace,
+                ifName: 'eth0',
+                ipv4Cidr: `${CC1_EGRESS_IP}/16`,
+                defaultRoute: true,
+              },
+            ]),
       ]),
       loadBalancing: {
         namespaces: [sandboxLb(sandboxes[1])],
@@ -202,5 +229,5 @@ export async function buildMeshTopology(env: DataplaneHosts): Promise<MeshTopolo
   for (const [i, t] of TASKS.entries()) {
     await startHttpServer(taskNamespaces[i] ?? '', t.name, TARGET_PORT);
   }
-  return { sandboxes, taskNamespaces, ccNamespace, specs, reconcile };
+  return { sandboxes, taskNamespaces, ccNamespace, cc1Namespace, specs, reconcile };
 }

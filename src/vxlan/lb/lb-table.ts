@@ -17,6 +17,8 @@
  *   set stamp { type mark; }
  *   map ports { type inet_proto . inet_service : ipv4_addr . inet_service; }
  *   chain prerouting, output { type nat hook … priority -100;
+ *     [iifname != "<egress bridge>"] fib daddr type local meta l4proto P th dport N   # local slots
+ *       dnat ip to jhash ip saddr . th sport mod 12 seed 0x766d7368 map { 0 : …, … }
  *     fib daddr type local dnat ip to meta l4proto . th dport map @ports }
  *   chain postrouting { type nat hook postrouting priority 100;
  *     ip saddr 127.0.0.0/8 oifname "<egress bridge>" masquerade }            # localhost:port
@@ -228,7 +230,8 @@ function splitSlots(p: PublishedPortSpec, split: PublishSplit): string[] | undef
  * expression, same seed), each slot DNATed to the local task or to the sandbox. No packet mark
  * here: the daemon namespace's marks belong to the host (policy routing, other firewalls), so the
  * slots sit in an anonymous map keyed by the hash itself; the rule's comment carries a digest of
- * the slots, so a change rewrites the chain.
+ * the slots, so a change rewrites the chain. In prerouting that rule skips connections from the
+ * egress bridge (hairpin, see below), so the port also stays in the map, to the sandbox.
  */
 export function desiredPublishTable(
   ports: readonly PublishedPortSpec[],
@@ -239,7 +242,7 @@ export function desiredPublishTable(
     return undefined;
   }
   const map = new Map<string, string>();
-  const splitRules: { comment: string; text: string }[] = [];
+  const splitRules: { comment: string; body: string }[] = [];
   const seed = `0x${LB_JHASH_SEED.toString(16)}`;
   const seen = new Set<string>();
   for (const p of ports) {
@@ -248,25 +251,37 @@ export function desiredPublishTable(
       continue;
     }
     seen.add(key);
+    // Every port is in the map, a split one too: its rule below is skipped by hairpin
+    // connections, which the map then sends to the sandbox.
+    map.set(key, targetText(canonicalIp(p.target.addr), p.target.port));
     const slots = split === undefined ? undefined : splitSlots(p, split);
     if (slots === undefined) {
-      map.set(key, targetText(canonicalIp(p.target.addr), p.target.port));
       continue;
     }
     const digest = createHash('sha256').update(slots.join(',')).digest('hex').slice(0, 16);
-    splitRules.push(
-      rule(
-        `vxmesh publish ${p.protocol} ${p.port} ${digest}`,
+    splitRules.push({
+      comment: `vxmesh publish ${p.protocol} ${p.port} ${digest}`,
+      body:
         `fib daddr type local meta l4proto ${p.protocol} th dport ${p.port} ` +
-          `dnat ip to jhash ip saddr . th sport mod ${LB_SLOTS} seed ${seed} ` +
-          `map { ${slots.map((t, k) => `${k} : ${t}`).join(', ')} }`,
-      ),
-    );
+        `dnat ip to jhash ip saddr . th sport mod ${LB_SLOTS} seed ${seed} ` +
+        `map { ${slots.map((t, k) => `${k} : ${t}`).join(', ')} }`,
+    });
   }
   const dnat = rule('vxmesh publish', `fib daddr type local dnat ip to meta l4proto . th dport map @${PORTS_MAP}`);
+  // A container on the egress bridge dialing the port (hairpin) is left to the port map, i.e. to
+  // the sandbox: with br_netfilter the bridge short-cuts the DNATed frame from the client's
+  // isolated port to the target's, and a task's port is isolated too, so a local slot would drop
+  // it. Prerouting only: locally generated packets have no input interface, and `iifname` on them
+  // fails the whole rule, `!=` or not.
+  const preroutingSplit = splitRules.map((r) =>
+    egressBridge === undefined
+      ? rule(r.comment, r.body)
+      : rule(`${r.comment} not-from ${egressBridge}`, `iifname != "${egressBridge}" ${r.body}`),
+  );
+  const outputSplit = splitRules.map((r) => rule(r.comment, r.body));
   const chains: DesiredLbChain[] = [
-    { name: 'prerouting', hook: 'prerouting', priority: DSTNAT, rules: [...splitRules, dnat] },
-    { name: 'output', hook: 'output', priority: DSTNAT, rules: [...splitRules, dnat] },
+    { name: 'prerouting', hook: 'prerouting', priority: DSTNAT, rules: [...preroutingSplit, dnat] },
+    { name: 'output', hook: 'output', priority: DSTNAT, rules: [...outputSplit, dnat] },
   ];
   if (egressBridge !== undefined) {
     chains.push({

@@ -27,11 +27,17 @@ function converged(): { daemon: NamespaceState; c1: NamespaceState } {
   return { daemon, c1 };
 }
 
-function run(egress: EgressSpec | undefined, daemon: NamespaceState, c1: NamespaceState | undefined) {
+function run(
+  egress: EgressSpec | undefined,
+  daemon: NamespaceState,
+  c1: NamespaceState | undefined,
+  unisolatedNamespaces?: ReadonlySet<string>,
+) {
   const d = diffEgress(egress, daemon, {
     namespacePrefix: 'vxd-',
     namespaces: new Set(c1 === undefined ? [] : ['c1']),
     containers: new Map(c1 === undefined ? [] : [['c1', c1]]),
+    ...(unisolatedNamespaces === undefined ? {} : { unisolatedNamespaces }),
   });
   return {
     del: d.deletions.map((x) => `${x.name}${x.frees === undefined ? '' : ` frees ${x.frees.namespace}/${x.frees.name}`}`),
@@ -78,6 +84,16 @@ describe('diffEgress', () => {
       daemon: ['link set dev gwc1c1c1c1c1c1 type bridge_slave isolated on'],
       container: { c1: ['route del default dev eth1 via 172.18.0.1'] },
     });
+  });
+
+  it('leaves an unisolated namespace’s port open, creating it or fixing it', () => {
+    const { daemon, c1 } = converged();
+    expect(run(EGRESS, daemon, c1, new Set(['c1']))).toEqual({
+      ...NONE,
+      daemon: ['link set dev gwc1c1c1c1c1c1 type bridge_slave isolated off'],
+    });
+    const fresh = run(EGRESS, namespace([link('lo')]), namespace([link('lo')]), new Set(['c1']));
+    expect(fresh.daemon.filter((l) => l.includes('isolated'))).toEqual([]);
   });
 
   it('removes only links carrying its alias when egress goes', () => {

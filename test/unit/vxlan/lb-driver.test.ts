@@ -438,15 +438,20 @@ describe('ingress ports balanced in the daemon namespace', () => {
     const split = await driver.reconcile(withLb(lb([{ addr: '10.255.0.12', egressAddr: '172.18.0.7' }])));
     expect(split.errors).toEqual([]);
     const { ports, rules } = publish();
-    expect(ports?.size ?? 0).toBe(0);
+    // Still in the map: hairpin connections (from the egress bridge) skip the split rule.
+    expect(ports).toEqual(new Map([['tcp . 8080', '172.18.255.254 . 8080']]));
     expect(rules).toHaveLength(2);
+    expect(rules[0]).toMatch(/^iifname != "vxgw0" fib daddr type local /);
     const slots = Array.from({ length: 12 }, (_, k) =>
       k % 3 === 1 ? `${k} : 172.18.0.7 . 80` : `${k} : 172.18.255.254 . 8080`,
     );
     expect(rules[0]).toContain(
       `fib daddr type local meta l4proto tcp th dport 8080 dnat ip to jhash ip saddr . th sport mod 12 seed 0x766d7368 map { ${slots.join(', ')} }`,
     );
-    expect(runner.daemon.nftTables.get('ip vxmesh_publish')?.chains.get('output')?.rules).toHaveLength(2);
+    const output = runner.daemon.nftTables.get('ip vxmesh_publish')?.chains.get('output')?.rules ?? [];
+    expect(output).toHaveLength(2);
+    // Locally generated packets have no input interface: no iifname in the output chain.
+    expect(output[0]?.text).toMatch(/^fib daddr type local /);
     expect(total(await driver.reconcile(withLb(lb([{ addr: '10.255.0.12', egressAddr: '172.18.0.7' }]))))).toBe(0);
 
     // Another local task: the rule is rewritten (its comment carries a digest of the slots).
@@ -464,5 +469,50 @@ describe('ingress ports balanced in the daemon namespace', () => {
     expect((await driver.reconcile(withLb(lb([])))).errors).toEqual([]);
     expect(publish().ports).toEqual(new Map([['tcp . 8080', '172.18.255.254 . 8080']]));
     expect(publish().rules).toHaveLength(1);
+  });
+});
+
+describe('the ingress sandbox’s egress port and br_netfilter', () => {
+  const SBOX = 'vxd-ingress-sbox';
+  const withSandbox = (): NodeDataplaneSpec => {
+    const base = baseSpec();
+    const egress = base.egress;
+    if (egress === undefined) {
+      throw new Error('baseSpec has egress');
+    }
+    return {
+      ...base,
+      egress: {
+        ...egress,
+        attachments: [
+          ...egress.attachments,
+          { containerId: 'ingress-sbox', containerNamespace: SBOX, ifName: 'eth1', ipv4Cidr: '172.18.255.254/16', defaultRoute: true },
+        ],
+      },
+      loadBalancing: {
+        namespaces: [],
+        publishedPorts: [{ protocol: 'tcp', port: 8080, target: { addr: '172.18.255.254', port: 8080 }, mode: 'ingress' }],
+        ingressSandbox: { namespace: SBOX, egressAddr: '172.18.255.254' },
+      },
+    };
+  };
+
+  it('is isolated without br_netfilter, open with bridge-nf-call-iptables=1, and follows a change', async () => {
+    const { runner, driver } = setup();
+    runner.kernel.addNamespace(SBOX);
+    // No such sysctl at all: br_netfilter not loaded.
+    expect((await driver.reconcile(withSandbox())).errors).toEqual([]);
+    expect(runner.daemon.links.get('gwingress-sbox')?.isolated).toBe(true);
+    expect(runner.daemon.links.get('gwc1c1c1c1c1c1')?.isolated).toBe(true);
+
+    runner.daemon.sysctls.set('net.bridge.bridge-nf-call-iptables', '1');
+    expect((await driver.reconcile(withSandbox())).errors).toEqual([]);
+    expect(runner.daemon.links.get('gwingress-sbox')?.isolated).toBe(false);
+    expect(runner.daemon.links.get('gwc1c1c1c1c1c1')?.isolated).toBe(true);
+    expect(total(await driver.reconcile(withSandbox()))).toBe(0);
+
+    runner.daemon.sysctls.set('net.bridge.bridge-nf-call-iptables', '0');
+    expect((await driver.reconcile(withSandbox())).errors).toEqual([]);
+    expect(runner.daemon.links.get('gwingress-sbox')?.isolated).toBe(true);
   });
 });

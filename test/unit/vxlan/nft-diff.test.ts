@@ -81,9 +81,11 @@ const cases: Case[] = [
     () => asObserved(GUARD),
     [
       'add chain inet vxmesh forward { type filter hook forward priority 0; policy accept; }',
+      'add rule inet vxmesh forward iifname "vxgw0" oifname "vxgw0" ct status dnat accept comment "vxmesh hairpin-accept vxgw0"',
       'add rule inet vxmesh forward iifname "vxgw0" oifname "vxgw0" drop comment "vxmesh icc-drop vxgw0"',
       'add chain inet vxmesh postrouting { type nat hook postrouting priority 100; policy accept; }',
       'add rule inet vxmesh postrouting ip saddr 172.18.0.0/16 oifname != "vxgw0" masquerade comment "vxmesh masquerade 172.18.0.0/16 vxgw0"',
+      'add rule inet vxmesh postrouting ip saddr 172.18.0.0/16 oifname "vxgw0" ct status dnat masquerade comment "vxmesh hairpin-masquerade 172.18.0.0/16 vxgw0"',
     ],
   ],
   [
