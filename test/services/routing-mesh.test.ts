@@ -181,10 +181,15 @@ describe('services: VIP load balancing, routing mesh, host mode, rescheduling', 
     );
     const { daemon } = await findTaskContainer('hostsvc');
     const urls = [0, 1, 2].map((i) => `http://${underlayIp(i)}:9090/`);
+    let lastProbe: Record<string, ProbeResult> | undefined;
     const r = await waitFor(async () => {
       const res = await probeFromClient(urls, 3);
+      lastProbe = res;
       return urls.filter((u) => res[u]?.errors === 0).length === 1 ? res : undefined;
-    }, 20_000, { what: 'exactly one node answering on 9090' });
+    }, 20_000, { what: 'exactly one node answering on 9090' }).catch((err: unknown) => {
+      // Say what the nodes answered last, and where the task runs, so a failure can be read.
+      throw new Error(`${String(err)}; task on ${daemon.host.underlayIp}; last probe ${JSON.stringify(lastProbe)}`);
+    });
     const answering = urls.find((u) => r[u]?.errors === 0);
     expect(answering).toBe(`http://${daemon.host.underlayIp}:9090/`);
     await manager().cliOk(['service', 'rm', 'hostsvc']);
