@@ -84,9 +84,9 @@ describe.each(STORE_KINDS)('address sweep on the %s store', (kind) => {
     await t.dispose();
   });
 
-  it('frees a leak after the minimum age over two sweeps; never an owned address, the gateway or an aux address', async () => {
-    const endpoints = new EndpointService(store, ipam, clock);
-    const attached = await endpoints.attach('node-1', {
+  /** A container endpoint on the leaky network, through the endpoint service (an owned address). */
+  const attachWeb1 = () =>
+    new EndpointService(store, ipam, clock).attach('node-1', {
       network: 'leaky',
       ownerId: 'c1',
       ownerName: 'web-1',
@@ -95,6 +95,9 @@ describe.each(STORE_KINDS)('address sweep on the %s store', (kind) => {
       ipv6Address: '',
       aliases: [],
     });
+
+  it('frees a leak after the minimum age over two sweeps; never an owned address, the gateway or an aux address', async () => {
+    const attached = await attachWeb1();
     const owned = attached.endpoint?.ipv4Address.split('/')[0] ?? '';
     const leak = await ipam.allocate(network.id, SUBNET);
     expect([owned, leak]).toEqual(['10.30.0.2', '10.30.0.3']);
@@ -114,7 +117,7 @@ describe.each(STORE_KINDS)('address sweep on the %s store', (kind) => {
     expect(sweeper.releasedTotal).toBe(1);
     expect(summary(await sweeper.sweep())).toEqual({ candidates: 0, ripe: 0, released: 0 });
     // The endpoint's own detach still gives its address back (its removal fence holds).
-    await endpoints.detach({ nodeId: 'node-1', role: 'manager' }, attached.endpoint?.id ?? '');
+    await new EndpointService(store, ipam, clock).detach({ nodeId: 'node-1', role: 'manager' }, attached.endpoint?.id ?? '');
     expect(await allocated(owned)).toBe(false);
   });
 
@@ -197,16 +200,7 @@ describe.each(STORE_KINDS)('address sweep on the %s store', (kind) => {
   });
 
   it('a give-back fenced by an owner deletion frees nothing once a sweep freed the address', async () => {
-    const endpoints = new EndpointService(store, ipam, clock);
-    const attached = await endpoints.attach('node-1', {
-      network: 'leaky',
-      ownerId: 'c1',
-      ownerName: 'web-1',
-      hostname: 'web-1',
-      ipv4Address: '',
-      ipv6Address: '',
-      aliases: [],
-    });
+    const attached = await attachWeb1();
     const address = attached.endpoint?.ipv4Address.split('/')[0] ?? '';
     // The owner is deleted, and the manager that deleted it pauses before giving the address back.
     const deleted = await store.txn({
