@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { InvalidArgumentError, NotFoundError, VxmeshError } from '../../common/errors.js';
+import { InvalidArgumentError, VxmeshError } from '../../common/errors.js';
 import { createLogger } from '../../common/logger.js';
 import type { Clock } from '../../common/clock.js';
 import type { KvStore } from '../../kvstore/index.js';
@@ -9,11 +9,12 @@ import { Endpoint, EndpointKind } from '../../gen/vxmesh/v1/endpoint.js';
 import type { Network, SubnetAllocation } from '../../gen/vxmesh/v1/network.js';
 import type { AttachNetworkRequest, AttachNetworkResponse } from '../../gen/vxmesh/v1/resource.js';
 import type { AddressAllocator } from '../ipam/address-allocator.js';
-import { fenceHolds, removalFence } from '../ipam/address-fence.js';
+import { fenceHolds } from '../ipam/address-fence.js';
 import type { AddressFence } from '../ipam/address-fence.js';
 import { attachGuard, attachmentKey } from '../network/network-attachments.js';
 import { getNetwork, resolveNetwork } from '../network/network-records.js';
 import { newObjectId } from '../node-registry.js';
+import { heldAddresses, releaseHeld } from '../services/network-addresses.js';
 import { encodeMessage } from '../store/message-codec.js';
 import { storeKeys } from '../store/store-keys.js';
 
@@ -335,28 +336,13 @@ export class EndpointService {
       // The network's addresses went with it.
       return;
     }
-    for (const [cidr, v6] of [
-      [endpoint.ipv4Address, false],
-      [endpoint.ipv6Address, true],
-    ] as const) {
-      const address = cidr.split('/')[0] ?? '';
-      // The subnet exactly as the network records it: the allocator keys its bitmaps by that text.
-      let subnet: SubnetAllocation | undefined;
-      try {
-        subnet = address === '' ? undefined : subnetFor(network, address, v6);
-      } catch (err) {
-        log.warn({ err, address }, 'endpoint address is in no subnet of its network; nothing to give back');
-      }
-      if (!subnet) {
-        continue;
-      }
-      // Fenced by the deletion: a sweep since then may have freed the address (and someone taken it).
-      const fence = removalFence(storeKeys.subnetSweepEpoch(endpoint.networkId, subnet.subnet), res.revision);
-      await this.#allocator.release(endpoint.networkId, subnet.subnet, address, { fence }).catch((err: unknown) => {
-        if (!(err instanceof NotFoundError)) {
-          log.warn({ err, address }, 'could not give back an address');
-        }
-      });
+    const addresses = [endpoint.ipv4Address, endpoint.ipv6Address].filter((a) => a !== '');
+    // The subnets exactly as the network records them: the allocator keys its bitmaps by that text.
+    const held = heldAddresses(network, addresses);
+    if (held.length < addresses.length) {
+      log.warn({ addresses }, 'endpoint address is in no subnet of its network; nothing to give back');
     }
+    // Fenced by the deletion: a sweep since then may have freed an address (and someone taken it).
+    await releaseHeld(this.#allocator, held, res.revision);
   }
 }
