@@ -66,6 +66,7 @@ import { freePort } from '../test/support/etcd-server.js';
 import { benchLogLevel } from './dispatcher-env.js';
 import { AGENTS_CHILD_FLAG, CHURN_PREFIX, benchNodeAddr, receiptKey, wallMs } from './dispatcher-agents.js';
 import type { AgentsStatus, FromAgents, Receipts, ToAgents } from './dispatcher-agents.js';
+import { seededRandom } from '../test/support/seeded-random.js';
 
 const NETWORKS = 50;
 const REMOTE_NODES = 50;
@@ -130,17 +131,6 @@ const gc: () => void = (() => {
   return runInNewContext('gc') as () => void;
 })();
 
-/** Deterministic PRNG (mulberry32), so every run builds the same layout. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Nearest-rank percentile of an ascending array. */
 function percentile(sorted: Float64Array, p: number): number {
@@ -502,7 +492,7 @@ async function runOne(n: number, opts: Options, log: (line: string) => void): Pr
     log(`  N=${n}: enrolled ${nodeIds.length} nodes in ${enrolS.toFixed(1)} s`);
 
     // Layout: agent i on 1 + (i mod 3) distinct random networks.
-    const rng = prng(0x5eed + n);
+    const rng = seededRandom(0x5eed + n);
     const members: number[][] = Array.from({ length: NETWORKS }, () => []);
     const memberOf = new Uint8Array(n * NETWORKS);
     const ownOps: TxnOp[] = [];

@@ -28,7 +28,8 @@ import { ALL_FAULTS, FaultDriver } from './faults.js';
 import type { FaultName, FaultResult } from './faults.js';
 import { checkInvariants } from './store-invariants.js';
 import { dumpStore } from './store-dump.js';
-import { BASE_NETWORK, SERVICE, Workload, seededRandom } from './workload.js';
+import { seededRandom } from '../support/seeded-random.js';
+import { BASE_NETWORK, SERVICE, Workload } from './workload.js';
 
 const SEED = Number(process.env['FAULT_SEED'] ?? 1);
 const RANDOM_FAULTS = Number(process.env['FAULT_RANDOM'] ?? 0);

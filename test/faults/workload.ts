@@ -8,17 +8,6 @@
 import type { FaultCluster } from './fault-cluster.js';
 import { MANAGERS, WORKERS } from './fault-cluster.js';
 
-/** Deterministic PRNG (mulberry32), so a seed replays the same choices. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface OpRecord {
   readonly at: number;

@@ -4,7 +4,8 @@ import { ISOLATED_VIEW } from '../../../src/worker/dns/asker-view.js';
 import { createDnsCounters } from '../../../src/worker/dns/dns-counters.js';
 import { QueryHandler } from '../../../src/worker/dns/query-handler.js';
 import type { HandleOutcome } from '../../../src/worker/dns/query-handler.js';
-import { buildQuery, decodeResponse, seededRandom, T } from './dns-messages.js';
+import { seededRandom } from '../../support/seeded-random.js';
+import { buildQuery, decodeResponse, T } from './dns-messages.js';
 import type { DecodedResponse } from './dns-messages.js';
 import { state, view, viewsOf } from './fixtures.js';
 

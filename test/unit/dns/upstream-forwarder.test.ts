@@ -9,7 +9,8 @@ import type { ParsedQuery } from '../../../src/worker/dns/query-parser.js';
 import { UpstreamForwarder } from '../../../src/worker/dns/upstream-forwarder.js';
 import type { UpstreamRoute } from '../../../src/worker/dns/upstream-forwarder.js';
 import { UpstreamUdpChannel } from '../../../src/worker/dns/upstream-udp-channel.js';
-import { buildQuery, decodeResponse, seededRandom, T } from './dns-messages.js';
+import { seededRandom } from '../../support/seeded-random.js';
+import { buildQuery, decodeResponse, T } from './dns-messages.js';
 
 /** Builds a reply to `query`: same ID and question, `count` A records 192.0.2.x, TC/rcode as asked. */
 function answer(query: Buffer, opts: { count?: number; tc?: boolean; rcode?: number; id?: number } = {}): Buffer {

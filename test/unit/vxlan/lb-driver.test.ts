@@ -8,6 +8,7 @@ import type {
   ReconcileReport,
 } from '../../../src/vxlan/dataplane-spec.js';
 import { baseSpec } from './fixtures.js';
+import { seededRandom } from '../../support/seeded-random.js';
 
 function total(report: ReconcileReport): number {
   return [...report.commands.values()].reduce((a, b) => a + b, 0);
@@ -282,17 +283,6 @@ describe('load balancing through the driver (fake kernel)', () => {
 });
 
 describe('incremental LB passes (lb-delta.ts)', () => {
-  /** A deterministic pseudo-random sequence (mulberry32). */
-  function rng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
 
   type Frontend = LbNamespaceSpec['frontends'][number];
 
@@ -345,7 +335,7 @@ describe('incremental LB passes (lb-delta.ts)', () => {
 
   it('leaves the same table as a full diff over a random sequence of changes', async () => {
     const { runner, driver } = setup(1_000_000);
-    const next = rng(7);
+    const next = seededRandom(7);
     let frontends: Frontend[] = Array.from({ length: 40 }, (_, i) => ({
       addr: `10.8.0.${i + 1}`,
       protocol: 'tcp' as const,
