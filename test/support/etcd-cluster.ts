@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runCommand } from './command.js';
 import { freePort, WATCHDOG } from './etcd-server.js';
+import { exited, waitExit } from './child-exit.js';
 
 /** Certificate files of one member (server and peer identity) plus the CA that signed all of them. */
 export interface EtcdMemberTls {
@@ -112,26 +113,6 @@ function installExitHook(): void {
   });
 }
 
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-async function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (exited(child)) {
-    return true;
-  }
-  return await new Promise<boolean>((resolve) => {
-    const onExit = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    const timer = setTimeout(() => {
-      child.removeListener('exit', onExit);
-      resolve(exited(child));
-    }, timeoutMs);
-    child.once('exit', onExit);
-  });
-}
 
 /**
  * Starts an etcd cluster and resolves once it is healthy (a leader elected, every member up).

@@ -28,6 +28,7 @@ import type { InfoResponse } from '../../src/gen/vxmesh/v1/control.js';
 import { runCommand } from './command.js';
 import { WATCHDOG } from './etcd-server.js';
 import type { TestHost, TestHosts } from './test-hosts.js';
+import { exited, waitExit } from './child-exit.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The compiled daemon and CLI this harness runs. */
@@ -147,27 +148,6 @@ async function sweepStaleDirs(): Promise<void> {
   );
 }
 
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-/** Resolves true once `child` has exited, false after `timeoutMs`. */
-async function waitExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (exited(child)) {
-    return true;
-  }
-  return await new Promise<boolean>((resolve) => {
-    const onExit = (): void => {
-      clearTimeout(timer);
-      resolve(true);
-    };
-    const timer = setTimeout(() => {
-      child.removeListener('exit', onExit);
-      resolve(exited(child));
-    }, timeoutMs);
-    child.once('exit', onExit);
-  });
-}
 
 /** Runs the CLI against the daemon socket at `address` (`unix:///…`). */
 export async function runVxmesh(
